@@ -1,0 +1,48 @@
+"""Rich progress display for training: one bar per epoch with the loss terms and images/s."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from genmnist.train import Reporter
+
+
+def _fmt(terms: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in terms.items())
+
+
+class RichReporter(Reporter):
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[ips]:>7.0f} img/s"), TimeRemainingColumn(),
+            TextColumn("{task.fields[terms]}"), console=console, transient=True)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def start_epoch(self, epoch, epochs, batches):
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task("train", total=batches, epoch=f"{epoch}/{epochs}",
+                                           ips=0.0, terms="")
+
+    def update(self, batches_done, terms, images_per_sec):
+        self.progress.update(self.task, completed=batches_done, ips=images_per_sec,
+                             terms=_fmt(terms))
+
+    def end_epoch(self, record):
+        self.progress.console.print(
+            f"epoch {record['epoch']:>3}  {record['seconds']:6.1f}s  "
+            f"{record['images_per_sec']:7.0f} img/s  train: {_fmt(record['train'])}  "
+            f"test: {_fmt(record['test'])}")
+
+    def message(self, text):
+        self.progress.console.print(text)

@@ -1,0 +1,187 @@
+"""`genmnist generate`, `reconstruct` and `interpolate`: everything that reads a checkpoint."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+
+import torch
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from genmnist.cli import app
+from genmnist.cli.common import (
+    checkpoint_option,
+    console,
+    device_option,
+    open_model,
+    positive,
+    threads_option,
+)
+from genmnist.data import load_mnist
+from genmnist.errors import GenmnistError
+from genmnist.images import prepare_output_folder, save_grid
+from genmnist.sampling import generate_to_folder, interpolate, reconstruct, require_encoder
+
+DATA_DIR_HELP = "MNIST folder [default: $GENMNIST_DATA, else ~/.cache/genmnist/data]."
+
+
+def output_file(path: Path, force: bool) -> Path:
+    """Refuse to overwrite an existing picture unless --force; never write over a folder."""
+    if path.is_dir():
+        raise GenmnistError(f"output path {path} is a folder; give a .png file name")
+    if path.exists() and not force:
+        raise GenmnistError(f"{path} already exists; pass --force to overwrite it")
+    if path.suffix.lower() != ".png":
+        raise GenmnistError(f"output {path} must be a .png file")
+    return path
+
+
+@app.command()
+def generate(
+    checkpoint: Path = checkpoint_option(),
+    n: int = typer.Option(10000, "--n", "-n", help="Number of images to write."),
+    out: Path = typer.Option(Path("samples"), "--out", "-o", help="Folder for the PNGs."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed writes the same images."),
+    digit: int = typer.Option(None, "--digit", show_default=False,
+                              help="Only this digit, 0-9 (conditional models such as cond-vae) "
+                                   "[default: every digit in turn]."),
+    batch_size: int = typer.Option(1000, "--batch-size", "-b", help="Images per forward pass."),
+    force: bool = typer.Option(False, "--force", help="Replace images already in --out."),
+    grid: Path = typer.Option(None, "--grid", show_default=False,
+                              help="Also save a 10x10 preview grid of the first samples here."),
+    device: str = device_option(),
+    threads: int = threads_option(),
+) -> None:
+    """Sample N images into a folder of 28x28 grayscale PNGs (00000.png, 00001.png, ...).
+
+    The folder is what `genmnist fid` and `python -m pytorch_fid` read. A folder that already
+    holds images is refused unless --force: mixing old and new samples corrupts a score.
+    """
+    positive("--n", n)
+    positive("--batch-size", batch_size)
+    if grid is not None:
+        output_file(grid, force)
+    t0 = time.perf_counter()
+    model, _, _, path = open_model(checkpoint, device, threads)
+    if digit is not None and not (0 <= digit <= 9):
+        raise GenmnistError(f"--digit must be between 0 and 9, got {digit}")
+    folder = prepare_output_folder(out, force)
+    if model.sampling_note:
+        console.print(f"note: {model.sampling_note}")
+    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("generate", total=n)
+        count = generate_to_folder(model, n, folder, seed=seed, digit=digit,
+                                   batch_size=batch_size, on_batch=lambda b: bar.advance(task, b))
+    if grid is not None:
+        with torch.inference_mode():
+            g = torch.Generator().manual_seed(seed)
+            y = None
+            if model.conditional:
+                y = torch.full((100,), digit) if digit is not None else torch.arange(100) % 10
+            save_grid(model.sample(100, y, generator=g), grid, nrow=10)
+    what = f" of digit {digit}" if digit is not None else ""
+    console.print(f"wrote {count} images{what} (28x28 grayscale PNG) to {folder}/ in "
+                  f"{time.perf_counter() - t0:.1f}s from {model.name} ({path})")
+
+
+def _test_images(data_dir: Path | None, device):
+    test = load_mnist("test", data_dir)
+    return test.float_images().to(device), test.labels.to(device)
+
+
+@app.command("reconstruct")
+def reconstruct_cmd(
+    checkpoint: Path = checkpoint_option(),
+    n: int = typer.Option(32, "--n", "-n", help="Test images shown in the picture."),
+    start: int = typer.Option(0, "--start", help="Index of the first test image shown."),
+    out: Path = typer.Option(Path("reconstruction.png"), "--out", "-o",
+                             help="Picture: rows of test images over their reconstructions."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    data_dir: Path = typer.Option(None, "--data-dir", show_default=False, help=DATA_DIR_HELP),
+    device: str = device_option(),
+    threads: int = threads_option(),
+) -> None:
+    """Reconstruct test images; save originals over reconstructions, print the mean error.
+
+    The error is averaged over the whole MNIST test set (10000 images): MSE per pixel and
+    binary cross-entropy in nats per image.
+    """
+    positive("--n", n)
+    output_file(out, force)
+    model, _, dev, _ = open_model(checkpoint, device, threads)
+    require_encoder(model, "reconstruct")
+    x, y = _test_images(data_dir, dev)
+    if not 0 <= start < len(x):
+        raise GenmnistError(f"--start must be between 0 and {len(x) - 1}, got {start}")
+    totals = {"mse": 0.0, "bce": 0.0}
+    for i in range(0, len(x), 1000):
+        _, err = reconstruct(model, x[i:i + 1000], y[i:i + 1000])
+        for k in totals:
+            totals[k] += err[k] * len(x[i:i + 1000])
+    shown = x[start:start + n]
+    recon, _ = reconstruct(model, shown, y[start:start + n])
+    cols = min(len(shown), 8)
+    rows = [t for i in range(0, len(shown), cols)
+            for t in (shown[i:i + cols], recon[i:i + cols])]
+    pad = [torch.cat([r, torch.ones(cols - len(r), 1, 28, 28, device=r.device)]) for r in rows]
+    save_grid(torch.cat(pad), out, nrow=cols)
+    console.print(f"mean reconstruction error on {len(x)} test images: "
+                  f"MSE {totals['mse'] / len(x):.5f} per pixel, "
+                  f"BCE {totals['bce'] / len(x):.2f} nats per image")
+    console.print(f"picture: {out} (rows of test images over their reconstructions)")
+
+
+class Path_(str, Enum):
+    linear = "linear"
+    slerp = "slerp"
+
+
+def _pick(idx: int | None, digit: int | None, labels, which: str, default: int) -> int:
+    if idx is not None and digit is not None:
+        raise GenmnistError(f"give --{which} or --{which}-digit, not both")
+    if digit is not None:
+        if not 0 <= digit <= 9:
+            raise GenmnistError(f"--{which}-digit must be between 0 and 9, got {digit}")
+        return int((labels == digit).nonzero()[0])
+    idx = default if idx is None else idx
+    if not 0 <= idx < len(labels):
+        raise GenmnistError(f"--{which} must be a test-image index 0-{len(labels) - 1}, got {idx}")
+    return idx
+
+
+@app.command("interpolate")
+def interpolate_cmd(
+    checkpoint: Path = checkpoint_option(),
+    from_: int = typer.Option(None, "--from", show_default=False,
+                              help="Index of the first test image [default: 0]."),
+    to: int = typer.Option(None, "--to", show_default=False,
+                           help="Index of the second test image [default: 1]."),
+    from_digit: int = typer.Option(None, "--from-digit", show_default=False,
+                                   help="Start at the first test image of this digit."),
+    to_digit: int = typer.Option(None, "--to-digit", show_default=False,
+                                 help="End at the first test image of this digit."),
+    steps: int = typer.Option(10, "--steps", help="Decoded points on the path, ends included."),
+    method: Path_ = typer.Option(Path_.linear, "--method",
+                                 help="linear, or slerp (spherical, keeps Gaussian norms)."),
+    out: Path = typer.Option(Path("interpolation.png"), "--out", "-o",
+                             help="Picture: image A, the decoded path, image B."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    data_dir: Path = typer.Option(None, "--data-dir", show_default=False, help=DATA_DIR_HELP),
+    device: str = device_option(),
+    threads: int = threads_option(),
+) -> None:
+    """Decode points on the path between the latent codes of two test images."""
+    output_file(out, force)
+    model, _, dev, _ = open_model(checkpoint, device, threads)
+    require_encoder(model, "interpolate between test images")
+    x, y = _test_images(data_dir, dev)
+    a = _pick(from_, from_digit, y, "from", 0)
+    b = _pick(to, to_digit, y, "to", 1)
+    path = interpolate(model, x[a:a + 1], x[b:b + 1], steps, method.value,
+                       y[a:a + 1], y[b:b + 1])
+    save_grid(torch.cat([x[a:a + 1], path, x[b:b + 1]]), out, nrow=steps + 2, scale=3)
+    console.print(f"interpolated {steps} points ({method.value}) from test image {a} "
+                  f"(digit {int(y[a])}) to {b} (digit {int(y[b])}): {out}")

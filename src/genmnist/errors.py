@@ -1,0 +1,10 @@
+"""User-facing errors.
+
+Anything a user can cause (bad path, bad number, wrong checkpoint) raises `GenmnistError`; the CLI
+prints its message as one line on stderr and exits non-zero. Internal invariants stay `assert`s,
+so a traceback always means a bug in genmnist, never a mistake by the user.
+"""
+
+
+class GenmnistError(ValueError):
+    """A problem the user can fix; the message is shown as-is, on one line."""

@@ -1,0 +1,94 @@
+"""Image folders and grids: the PNG format that `generate` writes and `fid` reads.
+
+A sample folder holds N 28x28 8-bit grayscale PNGs named 00000.png, 00001.png, ... -- the layout
+that both `python -m pytorch_fid` and `genmnist fid` read.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from genmnist.errors import GenmnistError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(N, 1, H, W) floats in [0, 1] -> (N, H, W) uint8, rounding to nearest."""
+    x = x.detach().float().clamp(0, 1).mul(255).round_().to(torch.uint8)
+    return x.squeeze(1).cpu().numpy()
+
+
+def existing_images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def prepare_output_folder(folder: str | Path, force: bool) -> Path:
+    """Make `folder` ready for new images without ever mixing old and new ones.
+
+    A folder that holds images is refused unless `force`, which deletes those images (and only
+    those); an existing *file* at that path is always refused.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise GenmnistError(f"output path {folder} is an existing file, not a folder")
+    old = existing_images(folder)
+    if old and not force:
+        raise GenmnistError(
+            f"{folder} already holds {len(old)} images; pass --force to replace them "
+            "(mixing old and new samples would corrupt a score)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for p in old:
+            p.unlink()
+    except OSError as e:
+        raise GenmnistError(f"cannot write to {folder}: {e.strerror or e}") from e
+    return folder
+
+
+def write_pngs(images: torch.Tensor, folder: Path, start: int = 0, digits: int = 5) -> int:
+    """Write a batch (N, 1, 28, 28) in [0, 1] as grayscale PNGs numbered from `start`."""
+    arr = to_uint8(images)
+    try:
+        for i, a in enumerate(arr):
+            # compress_level=1: PNG stays lossless, and writing is ~3x faster than the default 6.
+            Image.fromarray(a, mode="L").save(folder / f"{start + i:0{digits}d}.png",
+                                              compress_level=1)
+    except OSError as e:
+        raise GenmnistError(f"cannot write images to {folder}: {e.strerror or e}") from e
+    return len(arr)
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
+    """Tile (N, 1, H, W) images in [0, 1] into one uint8 array, `nrow` images per row."""
+    n, _, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=np.uint8)
+    for i, a in enumerate(to_uint8(images)):
+        r, c = divmod(i, nrow)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h,
+             pad + c * (w + pad): pad + c * (w + pad) + w] = a
+    return grid
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None,
+              scale: int = 2) -> Path:
+    """Save a picture grid, upscaled `scale` times (nearest) so digits are visible at a glance."""
+    path = Path(path)
+    img = Image.fromarray(make_grid(images, nrow), mode="L")
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.save(path)
+    except OSError as e:
+        raise GenmnistError(f"cannot write {path}: {e.strerror or e}") from e
+    return path

@@ -1,0 +1,106 @@
+"""The one contract every genmnist model follows.
+
+A model is an `nn.Module` built from a flat dataclass config (saved in every checkpoint) with:
+
+- `loss(x, y=None, player="model") -> dict[str, Tensor]`: named terms with a `"loss"` total that
+  the trainer back-propagates. Adversarial models have several players (`players`), each with its
+  own loss dict, its own parameters (`player_parameters`) and optimizer (`optimizer_spec`).
+- `sample(n, y=None, generator=None) -> (n, 1, 28, 28)` images in [0, 1]. Noise is drawn on the
+  CPU from `generator` and then moved, so a seed gives the same samples on every device.
+- `encode(x, y=None) -> (n, latent_dim)` and `decode(z, y=None)`, where the model has them
+  (`has_encoder`); `latent_shape` tells interpolation what a code looks like.
+
+Models never touch optimizers, the CLI or progress bars: `genmnist.train` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genmnist.errors import GenmnistError
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """What the trainer should build for one player; the paper's defaults live in each model."""
+
+    kind: str = "adam"  # "adam" | "rmsprop"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+class GenerativeModel(nn.Module):
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type] = object
+    players: ClassVar[tuple[str, ...]] = ("model",)
+    conditional: ClassVar[bool] = False  # takes digit labels y
+    has_encoder: ClassVar[bool] = False  # encode/decode exist, so reconstruct works
+    default_batch_size: ClassVar[int] = 128
+    cpu_threads: ClassVar[int] = 2  # measured best intra-op threads on a small CPU (bench/)
+    sampling_note: ClassVar[str] = ""  # said by `generate`, e.g. how the AE samples
+
+    def __init__(self, config: Any):
+        super().__init__()
+        self.config = config
+
+    # --- the contract -------------------------------------------------------------------------
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None,
+             player: str = "model") -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def sample(self, n: int, y: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise GenmnistError(f"model '{self.name}' has no encoder")
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise GenmnistError(f"model '{self.name}' has no decoder")
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    # --- hooks the trainer calls; the defaults fit a single-player model ----------------------
+    def forward(self, x, y=None, player: str = "model"):
+        # forward() is loss(), so a DistributedDataParallel wrapper sees every training call.
+        return self.loss(x, y, player)
+
+    def player_parameters(self, player: str) -> Iterable[nn.Parameter]:
+        return self.parameters()
+
+    def optimizer_spec(self, player: str) -> OptimizerSpec:
+        return OptimizerSpec()
+
+    def schedule(self, step: int) -> tuple[str, ...]:
+        """Players to update on training batch `step` (0-based), in order."""
+        return self.players
+
+    def after_step(self, player: str) -> None:
+        """Called after each optimizer step of `player` (WGAN clips its critic here)."""
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
+        """Held-out loss terms; prefixed by player when there are several."""
+        out: dict[str, float] = {}
+        with torch.no_grad():
+            for p in self.players:
+                terms = self.loss(x, y, p)
+                prefix = "" if len(self.players) == 1 else f"{p}/"
+                out.update({prefix + k: float(v) for k, v in terms.items()})
+        return out
+
+    def after_training(self, images: torch.Tensor, labels: torch.Tensor,
+                       batch_size: int) -> str | None:
+        """Fit whatever the model samples from after its weights are trained (AE: a Gaussian
+        mixture over codes; VQ-VAE: a PixelCNN prior). Returns a line for the user, or None."""
+        return None
+
+
+def one_hot(y: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    return nn.functional.one_hot(y.long(), num_classes).float()

@@ -1,0 +1,78 @@
+"""Variational autoencoder (Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014).
+
+`VAEBase` holds what every VAE here shares: the reparameterised ELBO with a Bernoulli likelihood
+and the analytic KL to N(0, I) (the paper's Appendix B), weighted by beta as in beta-VAE
+(Higgins et al., "beta-VAE: Learning Basic Visual Concepts...", ICLR 2017). beta = 1 is the plain
+VAE. Subclasses supply `_encode` (-> mean, log-variance) and `_decode_logits`.
+
+`VAE` is the classic MLP of the paper and of pytorch/examples: 784-400-20, ReLU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genmnist.models.base import GenerativeModel
+
+
+@dataclass
+class VAEConfig:
+    latent_dim: int = 20
+    hidden: int = 400
+    beta: float = 1.0
+
+
+class VAEBase(GenerativeModel):
+    has_encoder = True
+
+    def _encode(self, x, y=None) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _decode_logits(self, z, y=None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss(self, x, y=None, player="model"):
+        b = x.shape[0]
+        mu, logvar = self._encode(x, y)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        logits = self._decode_logits(z, y)
+        # Both terms are nats per image (summed over pixels / latent dims, averaged over the batch).
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / b
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / b
+        return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
+
+    def encode(self, x, y=None):
+        return self._encode(x, y)[0]
+
+    def decode(self, z, y=None):
+        return torch.sigmoid(self._decode_logits(z, y))
+
+    def sample(self, n, y=None, generator=None):
+        dev = next(self.parameters()).device
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(dev)
+        return self.decode(z, y)
+
+
+class VAE(VAEBase):
+    """The classic MLP VAE: 784-400-latent, Bernoulli decoder."""
+
+    name = "vae"
+    config_class = VAEConfig
+    cpu_threads = 1  # its matmuls are too small to split across threads
+
+    def __init__(self, config: VAEConfig):
+        super().__init__(config)
+        h, d = config.hidden, config.latent_dim
+        self.enc = nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU())
+        self.enc_mu_logvar = nn.Linear(h, 2 * d)  # one matmul for both heads
+        self.dec = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, 784))
+
+    def _encode(self, x, y=None):
+        return self.enc_mu_logvar(self.enc(x)).chunk(2, dim=1)
+
+    def _decode_logits(self, z, y=None):
+        return self.dec(z).view(-1, 1, 28, 28)

@@ -1,0 +1,51 @@
+"""Device and thread choice, passed explicitly to everything that computes.
+
+Thread count matters on small CPUs: the ops of these small models are too short to split, and on
+a 2-core machine two intra-op threads made the classic VAE several times *slower* than one
+(`bench/speed.py` measures it). `choose_threads` picks the default the benchmark justifies.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from genmnist.errors import GenmnistError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    name = (name or "auto").lower()
+    base = name.split(":")[0]
+    if base not in DEVICES:
+        raise GenmnistError(f"unknown device {name!r}; use one of: {', '.join(DEVICES)}")
+    if base == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise GenmnistError("--device cuda asked for, but no CUDA GPU is available here; "
+                            "use --device cpu or auto")
+    if base == "mps" and not (getattr(torch.backends, "mps", None)
+                              and torch.backends.mps.is_available()):
+        raise GenmnistError("--device mps asked for, but Apple's MPS is not available here")
+    return torch.device(name)
+
+
+def choose_threads(threads: int | None, model_default: int = 1) -> int:
+    """Set torch's intra-op threads: `threads` if given, else $GENMNIST_THREADS, else the
+    model's measured best (`GenerativeModel.cpu_threads`), never more than the cores there are.
+
+    See docs/performance.md for the measurements behind each model's default.
+    """
+    if threads is None:
+        env = os.environ.get("GENMNIST_THREADS")
+        threads = int(env) if env and env.isdigit() else min(model_default, os.cpu_count() or 1)
+    if threads < 1:
+        raise GenmnistError(f"--threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads

@@ -1,0 +1,25 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from genmnist.cli import app
+
+runner = CliRunner()
+
+
+def cli(*args: str):
+    """Run `genmnist ARGS` in-process; returns the click Result (exit_code, stdout, stderr)."""
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_clean_error(result, *fragments: str) -> None:
+    """A user error: non-zero exit, one `genmnist: error:` line on stderr, no traceback."""
+    assert result.exit_code != 0, result.output
+    err = result.stderr
+    assert err.startswith("genmnist: error: "), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in result.output + err
+    for f in fragments:
+        assert f in err, (f, err)

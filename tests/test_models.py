@@ -1,0 +1,104 @@
+"""The model contract, checked for every model in the registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genmnist.models import MODELS, build_model, make_config
+from genmnist.train import make_optimizer
+
+# Exact loss terms per model and player: a model added to the registry must be listed here.
+LOSS_KEYS = {
+    "ae": {"model": {"loss", "recon"}},
+    "vae": {"model": {"loss", "recon", "kl"}},
+    "cvae": {"model": {"loss", "recon", "kl"}},
+    "cond-vae": {"model": {"loss", "recon", "kl"}},
+}
+
+
+def batch(mnist_test, n=16):
+    return mnist_test.float_images(slice(0, n)), mnist_test.labels[:n]
+
+
+def test_every_registered_model_is_covered():
+    assert set(MODELS) == set(LOSS_KEYS)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_loss_terms_exact_and_finite(name, mnist_test):
+    torch.manual_seed(0)
+    model = build_model(name)
+    x, y = batch(mnist_test)
+    assert set(model.players) == set(LOSS_KEYS[name])
+    for player in model.players:
+        terms = model.loss(x, y, player)
+        assert set(terms) == LOSS_KEYS[name][player]
+        for k, v in terms.items():
+            assert v.dim() == 0 and torch.isfinite(v), (name, player, k, v)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_one_step_changes_each_players_weights(name, mnist_test):
+    torch.manual_seed(0)
+    model = build_model(name).train()
+    x, y = batch(mnist_test, 32)
+    for player in model.players:
+        params = [p for p in model.player_parameters(player)]
+        before = [p.detach().clone() for p in params]
+        opt = make_optimizer(params, model.optimizer_spec(player), None)
+        opt.zero_grad()
+        model.loss(x, y, player)["loss"].backward()
+        opt.step()
+        changed = sum(not torch.equal(b, p) for b, p in zip(before, params, strict=False))
+        assert changed == len(params), f"{name}/{player}: {changed} of {len(params)} changed"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_sample_shape_range_and_seed(name, mnist_test):
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    if name == "ae":  # the AE samples from a prior fitted after training
+        model.after_training(mnist_test.float_images(slice(0, 200)), mnist_test.labels[:200], 100)
+    y = torch.arange(5) % 10 if model.conditional else None
+    a = model.sample(5, y, generator=torch.Generator().manual_seed(3))
+    b = model.sample(5, y, generator=torch.Generator().manual_seed(3))
+    c = model.sample(5, y, generator=torch.Generator().manual_seed(4))
+    assert a.shape == (5, 1, 28, 28)
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(MODELS) if MODELS[n].has_encoder])
+@pytest.mark.parametrize("latent_dim", [1, 2])
+def test_encode_decode_shapes_small_latents(name, latent_dim, mnist_test):
+    model = build_model(name, make_config(name, {"latent_dim": latent_dim})).eval()
+    x, y = batch(mnist_test, 4)
+    z = model.encode(x, y)
+    assert z.shape == (4, latent_dim)
+    assert model.decode(z, y).shape == (4, 1, 28, 28)
+    assert torch.isfinite(model.loss(x, y)["loss"])
+
+
+@pytest.mark.parametrize("beta", [0.1, 10.0])
+def test_beta_weights_the_kl_term(beta, mnist_test):
+    torch.manual_seed(0)
+    model = build_model("vae", make_config("vae", {"beta": beta}))
+    torch.manual_seed(1)
+    terms = model.loss(*batch(mnist_test))
+    assert torch.allclose(terms["loss"], terms["recon"] + beta * terms["kl"])
+
+
+def test_cond_vae_samples_follow_the_label():
+    model = build_model("cond-vae").eval()
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(1, model.config.latent_dim, generator=g).repeat(2, 1)
+    a, b = model.decode(z, torch.tensor([3, 7]))
+    assert not torch.allclose(a, b), "the label must change the decoding"
+
+
+def test_unknown_config_field_is_a_user_error():
+    from genmnist.errors import GenmnistError
+
+    with pytest.raises(GenmnistError, match="does not take --beta"):
+        make_config("ae", {"beta": 2.0})
