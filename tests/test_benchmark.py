@@ -30,7 +30,7 @@ class FakeScorer:
         self.fail_on_call = fail_on_call
         self.ref = load_mnist("test").float_images().mean(0)
 
-    def __call__(self, images, features, device):
+    def __call__(self, images, features, device, data_dir):
         self.calls.append((tuple(images.shape), float(images.min()), float(images.max()),
                            features))
         if self.fail_on_call == len(self.calls):

@@ -14,6 +14,7 @@ trainer does not resume mid-run). The report files are rebuilt from all results 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -36,12 +37,12 @@ from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.runtime import choose_threads
 from genmnist.train import Reporter, TrainConfig, fit
 
-# A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space and a device to
-# named scores against the MNIST test set.
-Scorer = Callable[[torch.Tensor, str, torch.device], dict[str, float]]
+# A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space, a device and the
+# MNIST folder to named scores against the MNIST test set (at least the `METRICS`).
+Scorer = Callable[[torch.Tensor, str, torch.device, str | None], dict[str, Any]]
 
 METRICS = ("fid", "kid_mean", "kid_std", "precision", "recall", "inception_score",
-           "coverage_entropy")
+           "digit_entropy")
 REAL, NOISE = "real (MNIST train)", "noise (uniform)"
 BASELINES = {"real": REAL, "noise": NOISE}  # file stem -> row name
 SETTINGS_FILE = "benchmark.json"
@@ -80,27 +81,43 @@ class BenchmarkReporter(Reporter):
     def end_item(self, row: dict[str, Any], skipped: bool) -> None: ...
 
 
-def score_samples(images: torch.Tensor, features: str, device: torch.device) -> dict[str, float]:
-    """The one place the benchmark calls the scoring package: every metric of `genmnist fid`
-    for `images` against the MNIST test set, under the column names of `METRICS`."""
-    from genmnist import metrics  # the scoring package (issue 3)
+def score_samples(images: torch.Tensor, features: str, device: torch.device,
+                  data_dir: str | None = None) -> dict[str, Any]:
+    """The one place the benchmark calls the scoring package (`genmnist.metrics.score`, what
+    `genmnist fid` prints): every metric for `images` against the MNIST test set, under the
+    column names of `METRICS`, plus the digit histogram, the feature-space label and warnings."""
+    from genmnist import metrics
 
-    scores = metrics.score_images(images, reference="mnist-test", features=features,
-                                  device=device)
-    return {k: float(v) for k, v in scores.items()}
+    space, reference = _scoring_context(features, str(device), data_dir)
+    said: list[str] = []
+    s = metrics.score(images, reference, features=features, device=device, data_dir=data_dir,
+                      space=space, warn=said.append)
+    return {"fid": s["fid"], "kid_mean": s["kid"], "kid_std": s["kid_std"],
+            "precision": s["precision"], "recall": s["recall"],
+            "inception_score": s["inception_score"], "digit_entropy": s["digit_entropy"],
+            "digit_histogram": list(s["digit_histogram"]), "feature_label": s["features"],
+            "score_warnings": said}
+
+
+@functools.lru_cache(maxsize=4)
+def _scoring_context(features: str, device: str, data_dir: str | None):
+    """The feature network and the test set's statistics, built once per benchmark."""
+    from genmnist.metrics.features import feature_space
+    from genmnist.metrics.score import load_source
+
+    space = feature_space(features, device=torch.device(device))
+    return space, load_source("mnist-test", space, data_dir)
 
 
 def check_scoring(features: str) -> None:
     """Fail before hours of training, not after, when the scores cannot be computed."""
     try:
-        from genmnist import metrics
+        from genmnist.metrics.features import SPACES
     except ImportError as e:
         raise GenmnistError("benchmark needs genmnist.metrics (the scoring package) to score "
                             "samples, and this genmnist does not have it") from e
-    known = getattr(metrics, "FEATURES", None)
-    if known is not None and features not in known:
-        raise GenmnistError(f"unknown --features {features!r}; choose one of: "
-                            f"{', '.join(known)}")
+    if features not in SPACES:
+        raise GenmnistError(f"unknown --features {features!r}; use one of: {', '.join(SPACES)}")
 
 
 def parse_models(values: list[str] | None) -> list[str]:
@@ -208,7 +225,7 @@ def _score(name: str, images: torch.Tensor, cfg: BenchmarkConfig, scorer: Scorer
            reporter: BenchmarkReporter, dev: torch.device) -> dict[str, Any]:
     reporter.phase("scoring", None)
     t0 = time.perf_counter()
-    scores = scorer(images, cfg.features, dev)
+    scores = scorer(images, cfg.features, dev, cfg.data_dir)
     missing = [m for m in METRICS if m not in scores]
     assert not missing, f"scorer returned no {missing}"
     save_grid(images[:100], cfg.out / "grids" / f"{name}.png", nrow=10)

@@ -51,7 +51,7 @@ def _by_fid(rows):
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = ["model", "FID ↓", "KID ×10³ ↓", "precision ↑", "recall ↑", "IS ↑",
-            "coverage entropy ↑", "params", "train s", "sample s", "test loss"]
+            "digit coverage ↑", "params", "train s", "sample s", "test loss"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in _by_fid(rows):
         name = f"*{r['model']}*" if r["kind"] == "baseline" else f"**{r['model']}**"
@@ -59,7 +59,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
                if r.get("kid_mean") is not None else "–")
         cells = [name, _num(r.get("fid"), 4), kid, _num(r.get("precision")),
                  _num(r.get("recall")), _num(r.get("inception_score")),
-                 _num(r.get("coverage_entropy")), _num(r.get("params")),
+                 _num(r.get("digit_entropy")), _num(r.get("params")),
                  _num(r.get("train_seconds")), _num(r.get("sample_seconds")),
                  _num(r.get("test_loss"), 4)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -92,18 +92,23 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
     figures = [side_by_side(rows, out), loss_curves(rows, out)]
     n, feats = settings["n"], settings["features"]
     subset = settings.get("subset")
+    label = next((r["feature_label"] for r in rows if r.get("feature_label")), None)
+    feats = f"{feats}` feature space ({label})" if label else f"{feats}` feature space"
     train_on = f"the first {subset} training images" if subset else "all 60000 training images"
     md = [
         "# genmnist benchmark", "",
         f"Command: `{command}`", "",
         f"Every model trained for {settings['epochs']} epoch(s) on {train_on} (seed "
         f"{settings['seed']}), then {n} samples each scored against the 10000 MNIST test images "
-        f"in the `{feats}` feature space. Baselines: {n} real training images (the floor) and "
+        f"in the `{feats}. Baselines: {n} real training images (the floor) and "
         f"{n} images of uniform noise (the ceiling), scored the same way.", "",
         f"Hardware: {hardware}.", "",
         markdown_table(rows), "",
         verdict(rows), "",
         "Arrows say which way is better. KID is mean ± standard deviation over subsets. "
+        "IS is the Inception-style score of the MNIST classifier (at most 10); digit coverage "
+        "is the entropy of the predicted-digit histogram over log 10 (1: every digit equally "
+        "often, 0: one digit only). "
         "Train seconds are the wall time of training, including the test-set loss after each "
         "epoch; sample seconds are the time to draw the samples in memory. Test loss is each "
         "model's own objective on the test set (not comparable across model families; "
