@@ -150,7 +150,7 @@ def test_verdict_and_table_read_models_against_floor_and_ceiling():
     table = markdown_table(rows).splitlines()
     assert [line.split("|")[1].strip() for line in table[2:]] == \
         [f"*{REAL}*", "**b**", "**a**", f"*{NOISE}*"]
-    assert "2.00 ± 0.50" in table[2]
+    assert "| 0.002 ± 0.0005 |" in table[2]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("genmnist.metrics") is None,

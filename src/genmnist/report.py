@@ -42,6 +42,7 @@ def _num(v: Any, digits: int = 3) -> str:
         return "–"
     if isinstance(v, int):
         return f"{v / 1e6:.2f}M" if v >= 1e5 else str(v)
+    v = v + 0.0  # -0.0 prints as 0
     return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
@@ -50,12 +51,12 @@ def _by_fid(rows):
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    head = ["model", "FID ↓", "KID ×10³ ↓", "precision ↑", "recall ↑", "IS ↑",
+    head = ["model", "FID ↓", "KID ↓", "precision ↑", "recall ↑", "IS ↑",
             "digit coverage ↑", "params", "train s", "sample s", "test loss"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in _by_fid(rows):
         name = f"*{r['model']}*" if r["kind"] == "baseline" else f"**{r['model']}**"
-        kid = (f"{r['kid_mean'] * 1e3:.2f} ± {r['kid_std'] * 1e3:.2f}"
+        kid = (f"{_num(r['kid_mean'])} ± {_num(r['kid_std'], 2)}"
                if r.get("kid_mean") is not None else "–")
         cells = [name, _num(r.get("fid"), 4), kid, _num(r.get("precision")),
                  _num(r.get("recall")), _num(r.get("inception_score")),

@@ -130,7 +130,8 @@ def benchmark(
     cfg = BenchmarkConfig(models=parse_models(models), epochs=epochs, n=n, features=features,
                           out=out, seed=seed, device=str(dev), subset=subset, threads=threads,
                           data_dir=str(data_dir) if data_dir else None)
-    console.print(f"benchmark of {', '.join(cfg.models)}: {epochs} epochs, {n} samples each, "
+    console.print(f"benchmark of {', '.join(cfg.models)}: {epochs} epoch{'s' * (epochs > 1)}, "
+                  f"{n} samples each, "
                   f"{features} features, device {dev} -> {out}/")
     t0 = time.perf_counter()
     with RichBenchmarkReporter(console) as reporter:
