@@ -134,7 +134,7 @@ def side_by_side(rows: list[dict[str, Any]], out: Path) -> Path:
     order = [r for r in order if (out / "grids" / f"{_grid_name(r)}.png").is_file()]
     cols = min(4, max(1, len(order)))
     nrows = math.ceil(len(order) / cols) or 1
-    fig = Figure(figsize=(3.2 * cols, 3.5 * nrows))
+    fig = Figure(figsize=(3.2 * cols, 3.6 * nrows), layout="constrained")
     for i, r in enumerate(order):
         ax = fig.add_subplot(nrows, cols, i + 1)
         ax.imshow(np.asarray(Image.open(out / "grids" / f"{_grid_name(r)}.png")),
@@ -142,7 +142,6 @@ def side_by_side(rows: list[dict[str, Any]], out: Path) -> Path:
         fid = f"FID {r['fid']:.3g}" if r.get("fid") is not None else ""
         ax.set_title(f"{r['model']}\n{fid}", fontsize=10)
         ax.set_axis_off()
-    fig.tight_layout()
     path = out / "samples_side_by_side.png"
     fig.savefig(path, dpi=100)
     return path
@@ -163,7 +162,7 @@ def loss_curves(rows: list[dict[str, Any]], out: Path) -> Path:
     models = [r["model"] for r in rows if r["kind"] == "model"]
     cols = min(4, max(1, len(models)))
     nrows = math.ceil(len(models) / cols) or 1
-    fig = Figure(figsize=(3.6 * cols, 2.8 * nrows))
+    fig = Figure(figsize=(3.6 * cols, 2.8 * nrows), layout="constrained")
     for i, name in enumerate(models):
         ax = fig.add_subplot(nrows, cols, i + 1)
         hist = _history(out / "runs" / name)
@@ -177,9 +176,11 @@ def loss_curves(rows: list[dict[str, Any]], out: Path) -> Path:
                     color=color, label=f"{key} test")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(epochs) <= 10:
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
-    fig.tight_layout()
     path = out / "loss_curves.png"
     fig.savefig(path, dpi=100)
     return path
