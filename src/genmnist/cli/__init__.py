@@ -75,10 +75,12 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """
 
 
-from genmnist.cli import sample as _sample  # noqa: E402  (commands register themselves on app)
+from genmnist.cli import benchmark as _benchmark  # noqa: E402  (commands register on app)
+from genmnist.cli import latent as _latent  # noqa: E402
+from genmnist.cli import sample as _sample  # noqa: E402
 from genmnist.cli import train as _train  # noqa: E402,F401
 
-del _sample, _train
+del _benchmark, _latent, _sample, _train
 
 
 def main() -> None:

@@ -1,0 +1,341 @@
+"""`genmnist benchmark`: train every model, sample N images from each, score them the same way.
+
+The comparison follows the protocol of Lucic et al., "Are GANs Created Equal? A Large-Scale
+Study" (NeurIPS 2018): one training budget, one sample size, one metric implementation for all
+models, and the scores of real data (the floor) and of noise (the ceiling) in the same table so a
+number can be read against both ends.
+
+Each model works in its own run folder, `OUT/runs/MODEL/`, and is marked done by writing
+`result.json` there atomically, last. A benchmark stopped at any moment and rerun with the same
+settings skips the models that have a result and starts the others over (a run folder without a
+result is an interrupted training; it is removed and trained again from scratch, since the
+trainer does not resume mid-run). The report files are rebuilt from all results at the end.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genmnist import __version__
+from genmnist.checkpoint import load_model
+from genmnist.data import Split, load_mnist
+from genmnist.errors import GenmnistError
+from genmnist.images import save_grid
+from genmnist.models import MODELS, get_model_class, make_config
+from genmnist.runtime import choose_threads
+from genmnist.train import Reporter, TrainConfig, fit
+
+# A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space, a device and the
+# MNIST folder to named scores against the MNIST test set (at least the `METRICS`).
+Scorer = Callable[[torch.Tensor, str, torch.device, str | None], dict[str, Any]]
+
+METRICS = ("fid", "kid_mean", "kid_std", "precision", "recall", "inception_score",
+           "digit_entropy")
+REAL, NOISE = "real (MNIST train)", "noise (uniform)"
+BASELINES = {"real": REAL, "noise": NOISE}  # file stem -> row name
+SETTINGS_FILE = "benchmark.json"
+# Settings that change the numbers: a folder holding results from other values is refused.
+COMPARABLE = ("epochs", "n", "features", "seed", "subset")
+
+
+@dataclass
+class BenchmarkConfig:
+    models: list[str] = field(default_factory=lambda: list(MODELS))
+    epochs: int = 10
+    n: int = 10000
+    features: str = "mnist"
+    out: Path = Path("benchmark")
+    seed: int = 0
+    device: str = "cpu"  # already resolved, e.g. "cpu" or "cuda"
+    subset: int | None = None
+    threads: int | None = None
+    data_dir: str | None = None
+    eval_size: int = 10000  # test images whose loss is recorded after each epoch
+    sample_batch: int = 1000
+
+    def settings(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in COMPARABLE}
+
+
+class BenchmarkReporter(Reporter):
+    """Training progress (the trainer's `Reporter`) plus the benchmark's own steps."""
+
+    def start_item(self, name: str, index: int, total: int) -> None: ...
+
+    def phase(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, k: int) -> None: ...
+
+    def end_item(self, row: dict[str, Any], skipped: bool) -> None: ...
+
+
+def score_samples(images: torch.Tensor, features: str, device: torch.device,
+                  data_dir: str | None = None) -> dict[str, Any]:
+    """The one place the benchmark calls the scoring package (`genmnist.metrics.score`, what
+    `genmnist fid` prints): every metric for `images` against the MNIST test set, under the
+    column names of `METRICS`, plus the digit histogram, the feature-space label and warnings."""
+    from genmnist import metrics
+
+    space, reference = _scoring_context(features, str(device), data_dir)
+    said: list[str] = []
+    s = metrics.score(images, reference, features=features, device=device, data_dir=data_dir,
+                      space=space, warn=said.append)
+    return {"fid": s["fid"], "kid_mean": s["kid"], "kid_std": s["kid_std"],
+            "precision": s["precision"], "recall": s["recall"],
+            "inception_score": s["inception_score"], "digit_entropy": s["digit_entropy"],
+            "digit_histogram": list(s["digit_histogram"]), "feature_label": s["features"],
+            "score_warnings": said}
+
+
+@functools.lru_cache(maxsize=4)
+def _scoring_context(features: str, device: str, data_dir: str | None):
+    """The feature network and the test set's statistics, built once per benchmark."""
+    from genmnist.metrics.features import feature_space
+    from genmnist.metrics.score import load_source
+
+    space = feature_space(features, device=torch.device(device))
+    return space, load_source("mnist-test", space, data_dir)
+
+
+def check_scoring(features: str) -> None:
+    """Fail before hours of training, not after, when the scores cannot be computed."""
+    try:
+        from genmnist.metrics.features import SPACES
+    except ImportError as e:
+        raise GenmnistError("benchmark needs genmnist.metrics (the scoring package) to score "
+                            "samples, and this genmnist does not have it") from e
+    if features not in SPACES:
+        raise GenmnistError(f"unknown --features {features!r}; use one of: {', '.join(SPACES)}")
+
+
+def parse_models(values: list[str] | None) -> list[str]:
+    """`--models a,b --models c` -> ["a", "b", "c"] in the order given; default: all."""
+    names = [s.strip() for v in (values or []) for s in v.split(",") if s.strip()]
+    if not names:
+        return list(MODELS)
+    for name in names:
+        get_model_class(name)  # one clean error line for an unknown name
+    return list(dict.fromkeys(names))
+
+
+def write_json_atomic(obj: Any, path: Path) -> None:
+    """Temporary file, fsync, rename: a kill at any moment leaves the whole file or none."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(obj, indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def hardware(device: torch.device) -> str:
+    """The machine the timings come from, in one line."""
+    if device.type == "cuda":
+        what = torch.cuda.get_device_name(device)
+    else:
+        what = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo") as f:
+                what = next((ln.split(":", 1)[1].strip() for ln in f
+                             if ln.startswith("model name")), what)
+        except OSError:
+            pass
+        what = f"{what}, {os.cpu_count()} cores"
+    return f"{what}; torch {torch.__version__}, genmnist {__version__}"
+
+
+# Everything the benchmark writes into OUT, and nothing else: --force removes only these.
+OUTPUTS = ("runs", "baselines", "grids", "report.md", "results.csv", "results.json",
+           "samples_side_by_side.png", "loss_curves.png", SETTINGS_FILE)
+
+
+def check_out(cfg: BenchmarkConfig, force: bool) -> bool:
+    """Refuse to mix results from other settings (or another tool's files) unless `force`.
+    Returns whether the results already in OUT must be discarded first."""
+    out = cfg.out
+    if out.exists() and not out.is_dir():
+        raise GenmnistError(f"--out {out} is an existing file, not a folder")
+    settings_path = out / SETTINGS_FILE
+    if settings_path.is_file():
+        try:
+            old = json.loads(settings_path.read_text())
+        except ValueError:
+            old = {}
+        diff = [f"{k} {old.get(k)} -> {v}" for k, v in cfg.settings().items() if old.get(k) != v]
+        if diff and not force:
+            raise GenmnistError(f"{out} holds a benchmark with other settings "
+                                f"({', '.join(diff)}); use another --out, or --force to "
+                                "discard its results")
+        return bool(diff)
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise GenmnistError(f"{out} exists and is not a genmnist benchmark folder; use another "
+                            "--out, or --force to write into it")
+    return False
+
+
+def prepare_out(cfg: BenchmarkConfig, discard: bool) -> None:
+    if discard:
+        for name in OUTPUTS:
+            p = cfg.out / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    for sub in ("runs", "baselines", "grids"):
+        (cfg.out / sub).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(cfg.settings(), cfg.out / SETTINGS_FILE)
+
+
+@torch.inference_mode()
+def draw_samples(model, n: int, seed: int, batch_size: int = 1000,
+                 on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+    """`n` samples (n, 1, 28, 28) on the CPU; conditional models draw every digit in turn."""
+    g = torch.Generator().manual_seed(seed)
+    parts, done = [], 0
+    while done < n:
+        b = min(batch_size, n - done)
+        y = torch.arange(done, done + b) % 10 if model.conditional else None
+        parts.append(model.sample(b, y, generator=g).float().cpu())
+        done += b
+        if on_batch:
+            on_batch(b)
+    return torch.cat(parts)
+
+
+def _final_losses(history: list[dict[str, Any]]) -> dict[str, Any]:
+    last = history[-1] if history else {"train": {}, "test": {}}
+    return {"train_loss": last["train"].get("loss"), "test_loss": last["test"].get("loss"),
+            "final_train": last["train"], "final_test": last["test"]}
+
+
+def _score(name: str, images: torch.Tensor, cfg: BenchmarkConfig, scorer: Scorer,
+           reporter: BenchmarkReporter, dev: torch.device) -> dict[str, Any]:
+    reporter.phase("scoring", None)
+    t0 = time.perf_counter()
+    scores = scorer(images, cfg.features, dev, cfg.data_dir)
+    missing = [m for m in METRICS if m not in scores]
+    assert not missing, f"scorer returned no {missing}"
+    save_grid(images[:100], cfg.out / "grids" / f"{name}.png", nrow=10)
+    return {**scores, "score_seconds": round(time.perf_counter() - t0, 3)}
+
+
+def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scorer: Scorer,
+                reporter: BenchmarkReporter, dev: torch.device) -> dict[str, Any]:
+    """Train, sample and score one model in OUT/runs/NAME; write its result.json last."""
+    cls = get_model_class(name)
+    run_dir = cfg.out / "runs" / name
+    if run_dir.exists():  # an interrupted earlier attempt: its metrics.jsonl would mix in
+        reporter.message(f"{name}: restarting, its earlier run did not finish")
+        shutil.rmtree(run_dir)
+    threads = choose_threads(cfg.threads, cls.cpu_threads)
+    tcfg = TrainConfig(model=name, epochs=cfg.epochs, batch_size=cls.default_batch_size,
+                       seed=cfg.seed, device=str(dev), subset=cfg.subset,
+                       eval_size=cfg.eval_size, threads=threads, data_dir=cfg.data_dir)
+    t0 = time.perf_counter()
+    result = fit(tcfg, make_config(name), train, test, run_dir, dev, reporter)
+    train_seconds = time.perf_counter() - t0
+    if result.note:
+        reporter.message(f"{name}: {result.note}")
+    model, _ = load_model(result.checkpoint, dev)
+    reporter.phase("sampling", cfg.n)
+    t0 = time.perf_counter()
+    images = draw_samples(model, cfg.n, cfg.seed, cfg.sample_batch, reporter.advance)
+    sample_seconds = time.perf_counter() - t0
+    row = {"model": name, "kind": "model", "params": sum(p.numel() for p in model.parameters()),
+           "epochs": cfg.epochs, "train_images": len(train),
+           "train_seconds": round(train_seconds, 3), "sample_seconds": round(sample_seconds, 3),
+           "n": cfg.n, "features": cfg.features, "device": str(dev), "threads": threads,
+           **_score(name, images, cfg, scorer, reporter, dev), **_final_losses(result.history)}
+    write_json_atomic(row, run_dir / "result.json")
+    return row
+
+
+def bench_baseline(stem: str, cfg: BenchmarkConfig, train_full: Split, scorer: Scorer,
+                   reporter: BenchmarkReporter, dev: torch.device) -> dict[str, Any]:
+    """Score N real training images (the floor) or N uniform-noise images (the ceiling)."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    if stem == "real":
+        idx = torch.randperm(len(train_full), generator=g)[:cfg.n]
+        images = train_full.float_images(idx)
+    else:
+        images = torch.rand(cfg.n, 1, 28, 28, generator=g)
+    row = {"model": BASELINES[stem], "kind": "baseline", "params": None, "epochs": None,
+           "train_images": None, "train_seconds": None, "sample_seconds": None, "n": cfg.n,
+           "features": cfg.features, "device": str(dev), "threads": None,
+           **_score(stem, images, cfg, scorer, reporter, dev),
+           "train_loss": None, "test_loss": None}
+    write_json_atomic(row, cfg.out / "baselines" / f"{stem}.json")
+    return row
+
+
+def _done(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = None,
+                  scorer: Scorer | None = None, force: bool = False) -> list[dict[str, Any]]:
+    """Benchmark `cfg.models` and the two baselines; returns the rows, baselines first.
+
+    `scorer` defaults to `score_samples` (the scoring package); tests pass their own.
+    """
+    reporter = reporter or BenchmarkReporter()
+    if cfg.n < 1 or cfg.epochs < 1:
+        raise GenmnistError("--n and --epochs must be at least 1")
+    discard = check_out(cfg, force)
+    if scorer is None:
+        check_scoring(cfg.features)
+        scorer = score_samples
+    dev = torch.device(cfg.device)
+    train_full = load_mnist("train", cfg.data_dir)
+    if cfg.n > len(train_full):
+        raise GenmnistError(f"--n must be at most {len(train_full)}: the real-data baseline "
+                            "scores N distinct training images")
+    test = load_mnist("test", cfg.data_dir)
+    prepare_out(cfg, discard)
+    train = train_full.head(cfg.subset)
+    items = [("baseline", s) for s in BASELINES] + [("model", m) for m in cfg.models]
+    rows = []
+    for i, (kind, name) in enumerate(items):
+        done_path = (cfg.out / "baselines" / f"{name}.json" if kind == "baseline"
+                     else cfg.out / "runs" / name / "result.json")
+        reporter.start_item(BASELINES.get(name, name) if kind == "baseline" else name,
+                            i, len(items))
+        row = _done(done_path)
+        if row is None:
+            row = (bench_baseline(name, cfg, train_full, scorer, reporter, dev)
+                   if kind == "baseline"
+                   else bench_model(name, cfg, train, test, scorer, reporter, dev))
+            reporter.end_item(row, skipped=False)
+        else:
+            reporter.end_item(row, skipped=True)
+        rows.append(row)
+    return rows
+
+
+def command_line(cfg: BenchmarkConfig) -> str:
+    """The `genmnist benchmark` command that reproduces these numbers."""
+    parts = ["genmnist benchmark"]
+    if cfg.models != list(MODELS):
+        parts.append(f"--models {','.join(cfg.models)}")
+    parts += [f"--epochs {cfg.epochs}", f"--n {cfg.n}", f"--features {cfg.features}",
+              f"--seed {cfg.seed}"]
+    if cfg.subset:
+        parts.append(f"--subset {cfg.subset}")
+    parts.append(f"--out {cfg.out}")
+    return " ".join(parts)
