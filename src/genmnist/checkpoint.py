@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +26,53 @@ FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, fsync, then rename over `path`.
-    A process killed at any moment leaves either the old or the new checkpoint, never half."""
-    path = Path(path)
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
-               "genmnist_version": __version__, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=path.parent)
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_atomically(path: Path, write) -> Path:
+    """Call `write(file)` on a temporary file in `path`'s folder, fsync, then rename it over
+    `path`: a process killed at any moment leaves the old or the new file, never half of one.
+    A failed write (disk full, read-only folder) is one GenmnistError; the old file is kept."""
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the run from its group
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except OSError as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        kept = " (the previous one is kept)" if path.exists() else ""
+        raise GenmnistError(f"cannot write {path}: {e.strerror or e}{kept}") from e
+    except BaseException:  # Ctrl-C twice, ...: never leave a half-written temporary behind
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write a checkpoint atomically (see `_write_atomically`)."""
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+               "genmnist_version": __version__, **payload}
+    return _write_atomically(Path(path), lambda f: torch.save(payload, f))
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """Replace a small text file (config.json, metrics.jsonl) without ever leaving half of it."""
+    return _write_atomically(Path(path), lambda f: f.write(text.encode()))
+
+
+def remove_stale_temporaries(folder: str | Path) -> None:
+    """Delete temporaries a killed writer left in `folder` (only ours: `.NAME-*.tmp`)."""
+    for p in Path(folder).glob(".*-*.tmp"):
+        p.unlink(missing_ok=True)
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
@@ -59,8 +90,12 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check a genmnist checkpoint; every failure is one clear GenmnistError."""
     p = resolve_checkpoint_path(path)
+    if p.stat().st_size == 0:
+        raise GenmnistError(f"{p} is empty: not a genmnist checkpoint (was its writer killed?)")
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise GenmnistError(
             f"{p} was refused: it is not a genmnist checkpoint, or it holds pickled objects "
