@@ -9,9 +9,7 @@ epoch, RNG states and the package version, so every command rebuilds the model f
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,59 +18,18 @@ import torch
 
 from genmnist import __version__
 from genmnist.errors import GenmnistError
+from genmnist.fileio import write_atomically
 
 FORMAT = "genmnist-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomically(path: Path, write) -> Path:
-    """Call `write(file)` on a temporary file in `path`'s folder, fsync, then rename it over
-    `path`: a process killed at any moment leaves the old or the new file, never half of one.
-    A failed write (disk full, read-only folder) is one GenmnistError; the old file is kept."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the run from its group
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        kept = " (the previous one is kept)" if path.exists() else ""
-        raise GenmnistError(f"cannot write {path}: {e.strerror or e}{kept}") from e
-    except BaseException:  # Ctrl-C twice, ...: never leave a half-written temporary behind
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write a checkpoint atomically (see `_write_atomically`)."""
+    """Write a checkpoint atomically: killed at any moment, the old or the new one is there."""
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
                "genmnist_version": __version__, **payload}
-    return _write_atomically(Path(path), lambda f: torch.save(payload, f))
-
-
-def write_text_atomically(path: str | Path, text: str) -> Path:
-    """Replace a small text file (config.json, metrics.jsonl) without ever leaving half of it."""
-    return _write_atomically(Path(path), lambda f: f.write(text.encode()))
-
-
-def remove_stale_temporaries(folder: str | Path) -> None:
-    """Delete temporaries a killed writer left in `folder` (only ours: `.NAME-*.tmp`)."""
-    for p in Path(folder).glob(".*-*.tmp"):
-        p.unlink(missing_ok=True)
+    return write_atomically(Path(path), lambda f: torch.save(payload, f))
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:

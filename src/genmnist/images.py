@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from genmnist.errors import GenmnistError
+from genmnist.fileio import write_atomically
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 
@@ -88,7 +89,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None,
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        img.save(path)
     except OSError as e:
         raise GenmnistError(f"cannot write {path}: {e.strerror or e}") from e
-    return path
+    # atomic: a full disk must not leave half of the picture that --force was replacing
+    return write_atomically(path, lambda f: img.save(f, format="PNG"))

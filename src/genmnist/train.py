@@ -20,14 +20,10 @@ from typing import Any
 
 import torch
 
-from genmnist.checkpoint import (
-    CHECKPOINT_NAME,
-    remove_stale_temporaries,
-    save_checkpoint,
-    write_text_atomically,
-)
+from genmnist.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from genmnist.data import Split
 from genmnist.errors import GenmnistError
+from genmnist.fileio import remove_stale_temporaries, write_text_atomically
 from genmnist.images import save_grid
 from genmnist.interrupt import InterruptGuard
 from genmnist.models import GenerativeModel, OptimizerSpec, build_model
