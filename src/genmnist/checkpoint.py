@@ -10,6 +10,7 @@ epoch, RNG states and the package version, so every command rebuilds the model f
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        code = re.search(r"GLOBAL (\S+)", str(e))
+        if code:
+            raise GenmnistError(
+                f"{p} was refused: it holds pickled code ({code.group(1)}) that genmnist never "
+                "runs; load only checkpoints written by genmnist") from e
         raise GenmnistError(
-            f"{p} was refused: it is not a genmnist checkpoint, or it holds pickled objects "
-            "(code) that genmnist never loads") from e
+            f"{p} was refused: it is not a genmnist checkpoint (not plain tensor data; genmnist "
+            "never unpickles code)") from e
     except PermissionError as e:
         raise GenmnistError(f"cannot read {p}: permission denied") from e
     except Exception as e:  # truncated file, not a zip, wrong magic number, ...

@@ -56,3 +56,31 @@ def remove_stale_temporaries(folder: str | Path) -> None:
     """Delete temporaries a killed writer left in a run folder (only ours: `.NAME-*.tmp`)."""
     for p in Path(folder).rglob(".*-*.tmp"):
         p.unlink(missing_ok=True)
+
+
+def check_can_create(path: str | Path, what: str = "output") -> None:
+    """Fail early, before any work, when `path` cannot be created: a parent that is a file,
+    or a nearest existing folder that this user may not write to."""
+    path = Path(path)
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise GenmnistError(f"cannot write {what} {path}: {parent} is a file, "
+                                    "not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise GenmnistError(f"cannot write {what} {path}: folder {parent} is not "
+                                    "writable")
+            return
+
+
+def make_folder(folder: str | Path, what: str = "folder") -> Path:
+    """`mkdir -p` whose failures (a file in the way, read-only, disk full) are one clear line."""
+    folder = Path(folder)
+    check_can_create(folder, what)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GenmnistError(f"cannot create {what} {folder}: {e.strerror or e}") from e
+    if not folder.is_dir():
+        raise GenmnistError(f"cannot create {what} {folder}: a file of that name exists")
+    return folder

@@ -23,7 +23,7 @@ import torch
 from genmnist.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from genmnist.data import Split
 from genmnist.errors import GenmnistError
-from genmnist.fileio import remove_stale_temporaries, write_text_atomically
+from genmnist.fileio import make_folder, remove_stale_temporaries, write_text_atomically
 from genmnist.images import save_grid
 from genmnist.interrupt import InterruptGuard
 from genmnist.models import GenerativeModel, OptimizerSpec, build_model
@@ -129,10 +129,7 @@ def prepare_run_dir(run_dir: Path, tcfg: TrainConfig, model_config: Any,
                     history: list[dict[str, Any]] | None) -> None:
     """Create (or, resuming, tidy) the run folder: config.json, and metrics.jsonl holding one
     line per epoch the checkpoint has -- so a resumed run never duplicates a line."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GenmnistError(f"cannot create run folder {run_dir}: {e.strerror or e}") from e
+    make_folder(run_dir, "run folder")
     write_text_atomically(run_dir / "config.json", json.dumps(
         {"model": tcfg.model, "model_config": asdict(model_config), "train_config": asdict(tcfg)},
         indent=2) + "\n")

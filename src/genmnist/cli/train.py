@@ -15,6 +15,7 @@ from genmnist.cli.common import RUNS_DIR, console, device_option, positive, thre
 from genmnist.cli.progress import RichReporter
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
+from genmnist.fileio import check_can_create
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
@@ -27,6 +28,7 @@ def new_run_dir(out: Path, name: str | None, model: str) -> Path:
     if out.exists() and not out.is_dir():
         raise GenmnistError(f"--out {out} is an existing file, not a folder")
     run = out / (name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_can_create(run, "run folder")  # now, not after loading MNIST
     if run.exists():
         raise GenmnistError(f"run folder {run} already exists; choose another --name "
                             "(genmnist never overwrites a run)")
