@@ -41,7 +41,7 @@ RUN_OPTIONS = ("--batch-size", "--lr", "--latent-dim", "--beta", "--seed", "--su
 
 @app.command()
 def train(
-    model: ModelName = typer.Argument(None, show_default=False,
+    model: ModelName = typer.Argument(None, show_default=False, metavar="MODEL",
                                       help="Model to train; optional with --resume, where it "
                                            "must be the run's model."),
     epochs: int = typer.Option(None, "--epochs", "-e", show_default=False,
