@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -137,19 +138,21 @@ def history_for(ckpt: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
     return kept
 
 
-def check_finite_terms(means: dict[str, float], epoch: int, batch: int, kept: str) -> None:
-    """Stop at the first NaN or infinite loss term, before a checkpoint could hold its weights."""
+def check_finite_terms(means: dict[str, float], epoch: int, batch: int,
+                       kept: Callable[[], str]) -> None:
+    """Stop at the first NaN or infinite loss term, before a checkpoint could hold its weights.
+    `kept()` says what the user still has (called only then)."""
     bad = [f"{k} = {v}" for k, v in means.items() if not math.isfinite(v)]
     if bad:
         raise GenmnistError(f"training stopped: loss became non-finite at epoch {epoch} batch "
-                            f"{batch} ({', '.join(bad)}); {kept}; try a lower --lr")
+                            f"{batch} ({', '.join(bad)}); {kept()}; try a lower --lr")
 
 
-def check_finite_weights(model, epoch: int, kept: str) -> None:
+def check_finite_weights(model, epoch: int, kept: Callable[[], str]) -> None:
     """One device sync per epoch: never write a checkpoint whose weights hold NaN or inf."""
     tensors = {k: t for k, t in model.state_dict().items() if t.is_floating_point()}
     if not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors.values()]).all()):
         return
     bad = next(k for k, t in tensors.items() if not bool(torch.isfinite(t).all()))
     raise GenmnistError(f"training stopped: weight '{bad}' became NaN or infinite in epoch "
-                        f"{epoch}; {kept}; try a lower --lr")
+                        f"{epoch}; {kept()}; try a lower --lr")

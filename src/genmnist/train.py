@@ -217,14 +217,14 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
                 shown = b % 20 == 19 or b == len(starts) - 1
                 if shown or check_every_batch:
                     means = {k: float(v) / counts[k] for k, v in sums.items()}
-                    check_finite_terms(means, epoch, b + 1, kept())
+                    check_finite_terms(means, epoch, b + 1, kept)
                     if shown:
                         reporter.update(b + 1, means, (b + 1 - first) * bs
                                         / max(time.perf_counter() - t0 - elapsed, 1e-9))
                 if stop.requested and b < len(starts) - 1:
                     check_finite_terms({k: float(v) / counts[k] for k, v in sums.items()},
-                                       epoch, b + 1, kept())
-                    check_finite_weights(model, epoch, kept())
+                                       epoch, b + 1, kept)
+                    check_finite_weights(model, epoch, kept)
                     save({"epoch": epoch, "batch": b + 1, "perm": perm.cpu(),
                           "sums": {k: v.cpu() for k, v in sums.items()}, "counts": counts,
                           "seconds": time.perf_counter() - t0})
@@ -232,8 +232,8 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
                     return result
             seconds = time.perf_counter() - t0
             train_terms = {k: float(v) / counts[k] for k, v in sums.items()}
-            check_finite_terms(train_terms, epoch, len(starts), kept())
-            check_finite_weights(model, epoch, kept())
+            check_finite_terms(train_terms, epoch, len(starts), kept)
+            check_finite_weights(model, epoch, kept)
             if epoch == tcfg.epochs:
                 result.note = model.after_training(train.float_images(), train.labels, bs)
             record = {"epoch": epoch, "seconds": round(seconds, 3),
