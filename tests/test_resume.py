@@ -17,6 +17,7 @@ from torch import nn
 
 from genmnist.checkpoint import load_checkpoint
 from genmnist.errors import GenmnistError
+from genmnist.interrupt import TrainingInterrupted
 from genmnist.models import MODELS, GenerativeModel, make_config
 from genmnist.models.vae import VAE
 from genmnist.resume import plan_resume
@@ -147,21 +148,24 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, small, duo, refe
                                                       where):
     before = signal.getsignal(signal.SIGINT)
     ref = reference(name)
-    stopped = train(name, small, tmp_path / "run", reporter=InterruptAt(*where))
+    with pytest.raises(TrainingInterrupted) as e:  # a KeyboardInterrupt to unaware callers
+        train(name, small, tmp_path / "run", reporter=InterruptAt(*where))
+    stopped = e.value
+    assert isinstance(stopped, KeyboardInterrupt) and stopped.run_dir == tmp_path / "run"
     assert signal.getsignal(signal.SIGINT) is before  # the handler is only there while training
     epoch, batch = where
     ckpt = load_checkpoint(stopped.checkpoint)
     if batch is None:
-        assert stopped.interrupted == f"after epoch {epoch}"
+        assert stopped.where == f"after epoch {epoch}"
         assert ckpt["epoch"] == epoch and "partial" not in ckpt
     else:  # stopped after the batch in progress, with the epoch's state to finish it exactly
-        assert stopped.interrupted == f"at epoch {epoch} batch {batch} of 32"
+        assert stopped.where == f"at epoch {epoch} batch {batch} of 32"
         assert ckpt["epoch"] == epoch - 1
         assert ckpt["partial"]["epoch"] == epoch and ckpt["partial"]["batch"] == batch
     assert [r["epoch"] for r in metrics(stopped.run_dir)] == list(range(1, ckpt["epoch"] + 1))
 
     resumed = train(name, small, None, resume=stopped.run_dir)
-    assert resumed.interrupted is None and resumed.run_dir == stopped.run_dir
+    assert resumed.run_dir == stopped.run_dir
     assert_same_training_state(resumed.checkpoint, ref.checkpoint)
     ours, theirs = metrics(resumed.run_dir), metrics(ref.run_dir)
     assert [r["epoch"] for r in ours] == [1, 2, 3]  # no line lost, none duplicated
@@ -177,8 +181,9 @@ def test_resume_extends_a_finished_run_exactly(tmp_path, small, reference):
 
 def test_second_ctrl_c_aborts_at_once_and_keeps_the_last_checkpoint(tmp_path, small):
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as e:
         train("vae", small, tmp_path / "run", reporter=InterruptAt(2, 20, times=2))
+    assert not isinstance(e.value, TrainingInterrupted)  # aborted at once, nothing saved
     assert signal.getsignal(signal.SIGINT) is before
     assert load_checkpoint(tmp_path / "run")["epoch"] == 1
     assert not list((tmp_path / "run").glob(".*.tmp"))

@@ -40,3 +40,14 @@ class InterruptGuard:
         if self._installed:
             signal.signal(signal.SIGINT, self._previous)
             self._installed = False
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training and a checkpoint was saved. A KeyboardInterrupt, so a caller
+    that does not know about resuming (e.g. a benchmark loop) stops as it would on any Ctrl-C
+    instead of carrying on with a half-trained model; `genmnist train` catches it and prints
+    how to resume."""
+
+    def __init__(self, where: str, run_dir, checkpoint):
+        super().__init__(f"interrupted {where}")
+        self.where, self.run_dir, self.checkpoint = where, run_dir, checkpoint

@@ -25,7 +25,7 @@ from genmnist.data import Split
 from genmnist.errors import GenmnistError
 from genmnist.fileio import make_folder, remove_stale_temporaries, write_text_atomically
 from genmnist.images import save_grid
-from genmnist.interrupt import InterruptGuard
+from genmnist.interrupt import InterruptGuard, TrainingInterrupted
 from genmnist.models import GenerativeModel, OptimizerSpec, build_model
 from genmnist.resume import (
     Progress,
@@ -71,7 +71,6 @@ class TrainResult:
     checkpoint: Path
     history: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
-    interrupted: str | None = None  # where Ctrl-C stopped the run (a checkpoint was saved)
 
 
 def make_optimizer(params, spec: OptimizerSpec, lr: float | None) -> torch.optim.Optimizer:
@@ -146,8 +145,8 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
 
     With `resume` (a checkpoint of this run) training continues where it stopped and ends with
     the weights an uninterrupted run would have. Ctrl-C saves a checkpoint after the current
-    batch and returns with `result.interrupted` set; a NaN or infinite loss raises GenmnistError
-    and leaves the last good checkpoint as it was."""
+    batch and raises TrainingInterrupted (a KeyboardInterrupt); a NaN or infinite loss raises
+    GenmnistError and leaves the last good checkpoint as it was."""
     reporter = reporter or Reporter()
     torch.manual_seed(tcfg.seed)
     model = build_model(tcfg.model, model_config).to(device).train()
@@ -228,8 +227,8 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
                     save({"epoch": epoch, "batch": b + 1, "perm": perm.cpu(),
                           "sums": {k: v.cpu() for k, v in sums.items()}, "counts": counts,
                           "seconds": time.perf_counter() - t0})
-                    result.interrupted = f"at epoch {epoch} batch {b + 1} of {len(starts)}"
-                    return result
+                    raise TrainingInterrupted(f"at epoch {epoch} batch {b + 1} of {len(starts)}",
+                                              run_dir, result.checkpoint)
             seconds = time.perf_counter() - t0
             train_terms = {k: float(v) / counts[k] for k, v in sums.items()}
             check_finite_terms(train_terms, epoch, len(starts), kept)
@@ -255,6 +254,5 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
             result.history.append({**record, "grid": kind})
             reporter.end_epoch(record)
             if stop.requested and epoch < tcfg.epochs:
-                result.interrupted = f"after epoch {epoch}"
-                return result
+                raise TrainingInterrupted(f"after epoch {epoch}", run_dir, result.checkpoint)
     return result

@@ -16,6 +16,7 @@ from genmnist.cli.progress import RichReporter
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
+from genmnist.interrupt import TrainingInterrupted
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
@@ -129,13 +130,14 @@ def train(
                   f"{f', {n_threads} threads' if dev.type == 'cpu' else ''}, "
                   f"batch {tcfg.batch_size}, {tcfg.epochs} epochs {start}")
     t0 = time.perf_counter()
-    with RichReporter(console) as reporter:
-        result = fit(tcfg, model_config, train_split, test_split, run_dir, dev, reporter,
-                     resume=ckpt)
-    if result.interrupted:
-        sys.stderr.write(f"genmnist: interrupted {result.interrupted}, checkpoint saved; resume "
-                         f"with: genmnist train {name_} --resume {shlex.quote(str(run_dir))}\n")
-        raise typer.Exit(130)
+    try:
+        with RichReporter(console) as reporter:
+            result = fit(tcfg, model_config, train_split, test_split, run_dir, dev, reporter,
+                         resume=ckpt)
+    except TrainingInterrupted as stop:
+        sys.stderr.write(f"genmnist: interrupted {stop.where}, checkpoint saved; resume with: "
+                         f"genmnist train {name_} --resume {shlex.quote(str(run_dir))}\n")
+        raise typer.Exit(130) from None
     if result.note:
         console.print(result.note)
     last = result.history[-1]
