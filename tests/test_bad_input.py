@@ -181,3 +181,15 @@ def test_huge_learning_rate_stops_cleanly_with_no_nan_checkpoint(in_tmp):
     assert_clean_error(r, "training stopped: loss became non-finite at epoch 1 batch",
                        "no checkpoint was written", "try a lower --lr")
     assert not (in_tmp / "runs" / "nan" / "checkpoint.pt").exists()
+
+
+def test_an_os_error_no_command_foresaw_is_still_one_line(run, tmp_path, monkeypatch):
+    """The CLI's last net: e.g. a folder that vanishes between the check and the write."""
+    import genmnist.cli.sample as sample
+
+    def vanished(*a, **k):
+        raise FileNotFoundError(2, "No such file or directory", str(tmp_path / "gone"))
+
+    monkeypatch.setattr(sample, "generate_to_folder", vanished)
+    r = cli("generate", "-c", run, "--n", "2", "--out", tmp_path / "s")
+    assert_clean_error(r, f"{tmp_path / 'gone'}: No such file or directory")

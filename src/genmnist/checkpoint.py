@@ -67,7 +67,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise GenmnistError(f"cannot read {p}: permission denied") from e
     except Exception as e:  # truncated file, not a zip, wrong magic number, ...
         raise GenmnistError(
-            f"{p} is not a readable genmnist checkpoint ({type(e).__name__})") from e
+            f"{p} is not a readable genmnist checkpoint (truncated or corrupt file)") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GenmnistError(f"{p} is not a genmnist checkpoint")
     version = ckpt.get("format_version")
