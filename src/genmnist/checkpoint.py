@@ -9,9 +9,9 @@ epoch, RNG states and the package version, so every command rebuilds the model f
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import torch
 
 from genmnist import __version__
 from genmnist.errors import GenmnistError
+from genmnist.fileio import write_atomically
 
 FORMAT = "genmnist-checkpoint"
 FORMAT_VERSION = 1
@@ -26,22 +27,10 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, fsync, then rename over `path`.
-    A process killed at any moment leaves either the old or the new checkpoint, never half."""
-    path = Path(path)
+    """Write a checkpoint atomically: killed at any moment, the old or the new one is there."""
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
                "genmnist_version": __version__, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(Path(path), lambda f: torch.save(payload, f))
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
@@ -59,17 +48,26 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check a genmnist checkpoint; every failure is one clear GenmnistError."""
     p = resolve_checkpoint_path(path)
+    if p.stat().st_size == 0:
+        raise GenmnistError(f"{p} is empty: not a genmnist checkpoint (was its writer killed?)")
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        code = re.search(r"GLOBAL (\S+)", str(e))
+        if code:
+            raise GenmnistError(
+                f"{p} was refused: it holds pickled code ({code.group(1)}) that genmnist never "
+                "runs; load only checkpoints written by genmnist") from e
         raise GenmnistError(
-            f"{p} was refused: it is not a genmnist checkpoint, or it holds pickled objects "
-            "(code) that genmnist never loads") from e
+            f"{p} was refused: it is not a genmnist checkpoint (not plain tensor data; genmnist "
+            "never unpickles code)") from e
     except PermissionError as e:
         raise GenmnistError(f"cannot read {p}: permission denied") from e
     except Exception as e:  # truncated file, not a zip, wrong magic number, ...
         raise GenmnistError(
-            f"{p} is not a readable genmnist checkpoint ({type(e).__name__})") from e
+            f"{p} is not a readable genmnist checkpoint (truncated or corrupt file)") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GenmnistError(f"{p} is not a genmnist checkpoint")
     version = ckpt.get("format_version")

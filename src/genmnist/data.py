@@ -89,6 +89,14 @@ def load_mnist(split: str = "train", data_dir: str | Path | None = None,
             raise GenmnistError(_missing_message(root)) from e
     try:
         ds = MNIST(root=str(root), train=(split == "train"), download=False)
-    except Exception as e:
-        raise GenmnistError(f"could not read MNIST in {root}: {e}") from e
+        ok = ds.data.dim() == 3 and ds.data.shape[1:] == (28, 28) and len(ds.data) == len(
+            ds.targets) > 0
+    except Exception as e:  # truncated, empty or foreign files: torchvision's errors vary
+        ok, cause = False, e
+    else:
+        cause = None
+    if not ok:
+        raise GenmnistError(f"could not read MNIST's {split} split in {root / 'MNIST' / 'raw'}: "
+                            "the files are truncated or corrupt; replace them with the original "
+                            "four files") from cause
     return Split(ds.data.unsqueeze(1).contiguous(), ds.targets.long())

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from genmnist.errors import GenmnistError
+from genmnist.fileio import make_folder, write_atomically
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 
@@ -44,8 +45,8 @@ def prepare_output_folder(folder: str | Path, force: bool) -> Path:
         raise GenmnistError(
             f"{folder} already holds {len(old)} images; pass --force to replace them "
             "(mixing old and new samples would corrupt a score)")
+    make_folder(folder, "output folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         for p in old:
             p.unlink()
     except OSError as e:
@@ -86,9 +87,6 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None,
     img = Image.fromarray(make_grid(images, nrow), mode="L")
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        img.save(path)
-    except OSError as e:
-        raise GenmnistError(f"cannot write {path}: {e.strerror or e}") from e
-    return path
+    make_folder(path.parent)
+    # atomic: a full disk must not leave half of the picture that --force was replacing
+    return write_atomically(path, lambda f: img.save(f, format="PNG"))

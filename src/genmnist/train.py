@@ -23,8 +23,18 @@ import torch
 from genmnist.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from genmnist.data import Split
 from genmnist.errors import GenmnistError
+from genmnist.fileio import make_folder, remove_stale_temporaries, write_text_atomically
 from genmnist.images import save_grid
+from genmnist.interrupt import InterruptGuard, TrainingInterrupted
 from genmnist.models import GenerativeModel, OptimizerSpec, build_model
+from genmnist.resume import (
+    Progress,
+    check_finite_terms,
+    check_finite_weights,
+    history_for,
+    restore,
+    training_state,
+)
 
 
 @dataclass
@@ -114,72 +124,135 @@ def picture(model: GenerativeModel, seed: int,
         model.train(was_training)
 
 
+def prepare_run_dir(run_dir: Path, tcfg: TrainConfig, model_config: Any,
+                    history: list[dict[str, Any]] | None) -> None:
+    """Create (or, resuming, tidy) the run folder: config.json, and metrics.jsonl holding one
+    line per epoch the checkpoint has -- so a resumed run never duplicates a line."""
+    make_folder(run_dir, "run folder")
+    write_text_atomically(run_dir / "config.json", json.dumps(
+        {"model": tcfg.model, "model_config": asdict(model_config), "train_config": asdict(tcfg)},
+        indent=2) + "\n")
+    if history is not None:
+        remove_stale_temporaries(run_dir)  # a killed writer's half checkpoint
+        write_text_atomically(run_dir / "metrics.jsonl",
+                              "".join(json.dumps(r) + "\n" for r in history))
+
+
 def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir: Path,
-        device: torch.device, reporter: Reporter | None = None) -> TrainResult:
-    """Train `tcfg.model` on `train`, scoring `test` after every epoch, writing into `run_dir`."""
+        device: torch.device, reporter: Reporter | None = None,
+        resume: dict[str, Any] | None = None) -> TrainResult:
+    """Train `tcfg.model` on `train`, scoring `test` after every epoch, writing into `run_dir`.
+
+    With `resume` (a checkpoint of this run) training continues where it stopped and ends with
+    the weights an uninterrupted run would have. Ctrl-C saves a checkpoint after the current
+    batch and raises TrainingInterrupted (a KeyboardInterrupt); a NaN or infinite loss raises
+    GenmnistError and leaves the last good checkpoint as it was."""
     reporter = reporter or Reporter()
     torch.manual_seed(tcfg.seed)
     model = build_model(tcfg.model, model_config).to(device).train()
+    model_config = model.config
     optimizers = {p: make_optimizer(model.player_parameters(p), model.optimizer_spec(p), tcfg.lr)
                   for p in model.players}
     shuffle = torch.Generator().manual_seed(tcfg.seed)
+    progress = Progress()
+    if resume is not None:
+        progress = restore(resume, model, optimizers, shuffle, device)
+        progress.history = history_for(resume, run_dir)
 
     images, labels = train.images.to(device), train.labels.to(device)
     test = test.head(tcfg.eval_size)
     test_images, test_labels = test.images.to(device), test.labels.to(device)
     n, bs = len(images), min(tcfg.batch_size, len(images))
     starts = batch_starts(n, bs)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(
-        {"model": tcfg.model, "model_config": asdict(model_config), "train_config": asdict(tcfg)},
-        indent=2) + "\n")
-    result = TrainResult(run_dir, run_dir / CHECKPOINT_NAME)
-    step, multi = 0, len(model.players) > 1
+    partial = progress.partial
+    if partial is not None and (len(partial["perm"]) != n or partial["batch"] >= len(starts)):
+        raise GenmnistError(f"cannot resume: the checkpoint was written on {len(partial['perm'])} "
+                            f"training images, these are {n} (another --data-dir?)")
+    prepare_run_dir(run_dir, tcfg, model_config, progress.history if resume else None)
+    result = TrainResult(run_dir, run_dir / CHECKPOINT_NAME, list(progress.history))
+    multi = len(model.players) > 1
+    check_every_batch = device.type == "cpu"  # reading a CPU scalar costs no device sync
 
-    for epoch in range(1, tcfg.epochs + 1):
-        reporter.start_epoch(epoch, tcfg.epochs, len(starts))
-        perm = torch.randperm(n, generator=shuffle).to(device)
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}
-        t0 = time.perf_counter()
-        for b, s in enumerate(starts):
-            idx = perm[s:s + bs]
-            x = images[idx].float().div_(255)
-            y = labels[idx] if model.conditional else None
-            for p in model.schedule(step):
-                opt = optimizers[p]
-                opt.zero_grad(set_to_none=True)
-                terms = model(x, y, player=p)
-                terms["loss"].backward()
-                opt.step()
-                model.after_step(p)
-                for k, v in terms.items():
-                    key = f"{p}/{k}" if multi else k
-                    sums[key] = sums.get(key, 0) + v.detach()
-                    counts[key] = counts.get(key, 0) + 1
-            step += 1
-            if b % 20 == 19 or b == len(starts) - 1:
-                means = {k: float(v) / counts[k] for k, v in sums.items()}
-                reporter.update(b + 1, means, (b + 1) * bs / (time.perf_counter() - t0))
-        seconds = time.perf_counter() - t0
-        train_terms = {k: float(v) / counts[k] for k, v in sums.items()}
-        if epoch == tcfg.epochs:
-            result.note = model.after_training(train.float_images(), train.labels, bs)
-        record = {"epoch": epoch, "seconds": round(seconds, 3),
-                  "images_per_sec": round(len(starts) * bs / seconds, 1),
-                  "train": train_terms, "test": evaluate(model, test_images, test_labels)}
-        grid, kind = picture(model, tcfg.seed, test_images)
-        save_grid(grid, run_dir / "samples" / f"epoch_{epoch:03d}.png", nrow=10)
-        with open(run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        save_checkpoint({
-            "model": tcfg.model, "model_config": asdict(model_config),
-            "train_config": asdict(tcfg), "state_dict": model.state_dict(),
-            "optimizers": {p: o.state_dict() for p, o in optimizers.items()},
-            "epoch": epoch, "step": step,
-            "rng": {"torch": torch.get_rng_state(), "shuffle": shuffle.get_state()},
-        }, result.checkpoint)
-        record["grid"] = kind
-        result.history.append(record)
-        reporter.end_epoch(record)
+    def kept() -> str:
+        done = progress.epoch
+        return (f"kept the last good checkpoint {result.checkpoint} (epoch {done})" if done
+                else "no checkpoint was written")
+
+    def save(partial_state: dict[str, Any] | None = None) -> None:
+        progress.partial = partial_state
+        save_checkpoint({"model": tcfg.model, "model_config": asdict(model_config),
+                         "train_config": asdict(tcfg),
+                         **training_state(model, optimizers, shuffle, device, progress)},
+                        result.checkpoint)
+
+    with InterruptGuard() as stop:
+        for epoch in range(progress.epoch + 1, tcfg.epochs + 1):
+            reporter.start_epoch(epoch, tcfg.epochs, len(starts))
+            if partial is not None:  # finish the epoch a Ctrl-C stopped, batch for batch
+                perm, first = partial["perm"].to(device), int(partial["batch"])
+                sums = {k: v.to(device) for k, v in partial["sums"].items()}
+                counts, elapsed = dict(partial["counts"]), float(partial["seconds"])
+                partial = None
+            else:
+                perm, first = torch.randperm(n, generator=shuffle).to(device), 0
+                sums, counts, elapsed = {}, {}, 0.0
+            t0 = time.perf_counter() - elapsed
+            for b in range(first, len(starts)):
+                idx = perm[starts[b]:starts[b] + bs]
+                x = images[idx].float().div_(255)
+                y = labels[idx] if model.conditional else None
+                for p in model.schedule(progress.step):
+                    opt = optimizers[p]
+                    opt.zero_grad(set_to_none=True)
+                    terms = model(x, y, player=p)
+                    terms["loss"].backward()
+                    opt.step()
+                    model.after_step(p)
+                    for k, v in terms.items():
+                        key = f"{p}/{k}" if multi else k
+                        sums[key] = sums.get(key, 0) + v.detach()
+                        counts[key] = counts.get(key, 0) + 1
+                progress.step += 1
+                shown = b % 20 == 19 or b == len(starts) - 1
+                if shown or check_every_batch:
+                    means = {k: float(v) / counts[k] for k, v in sums.items()}
+                    check_finite_terms(means, epoch, b + 1, kept)
+                    if shown:
+                        reporter.update(b + 1, means, (b + 1 - first) * bs
+                                        / max(time.perf_counter() - t0 - elapsed, 1e-9))
+                if stop.requested and b < len(starts) - 1:
+                    check_finite_terms({k: float(v) / counts[k] for k, v in sums.items()},
+                                       epoch, b + 1, kept)
+                    check_finite_weights(model, epoch, kept)
+                    save({"epoch": epoch, "batch": b + 1, "perm": perm.cpu(),
+                          "sums": {k: v.cpu() for k, v in sums.items()}, "counts": counts,
+                          "seconds": time.perf_counter() - t0})
+                    raise TrainingInterrupted(f"at epoch {epoch} batch {b + 1} of {len(starts)}",
+                                              run_dir, result.checkpoint)
+            seconds = time.perf_counter() - t0
+            train_terms = {k: float(v) / counts[k] for k, v in sums.items()}
+            check_finite_terms(train_terms, epoch, len(starts), kept)
+            check_finite_weights(model, epoch, kept)
+            if epoch == tcfg.epochs:
+                result.note = model.after_training(train.float_images(), train.labels, bs)
+            record = {"epoch": epoch, "seconds": round(seconds, 3),
+                      "images_per_sec": round(len(starts) * bs / seconds, 1),
+                      "train": train_terms, "test": evaluate(model, test_images, test_labels)}
+            grid, kind = picture(model, tcfg.seed, test_images)
+            save_grid(grid, run_dir / "samples" / f"epoch_{epoch:03d}.png", nrow=10)
+            # The line goes in before the checkpoint: killed in between, resume rewrites
+            # metrics.jsonl from the checkpoint's history and runs this epoch again.
+            try:
+                with open(run_dir / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            except OSError as e:
+                raise GenmnistError(f"cannot write {run_dir / 'metrics.jsonl'}: "
+                                    f"{e.strerror or e}; {kept()}") from e
+            progress.epoch = epoch
+            progress.history.append(record)
+            save()
+            result.history.append({**record, "grid": kind})
+            reporter.end_epoch(record)
+            if stop.requested and epoch < tcfg.epochs:
+                raise TrainingInterrupted(f"after epoch {epoch}", run_dir, result.checkpoint)
     return result

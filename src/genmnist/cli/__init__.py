@@ -36,6 +36,10 @@ class OneLineErrors(TyperGroup):
             _fail("aborted", 130)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except OSError as e:  # the last net: a disk, folder or permission problem no command
+            # turned into a GenmnistError is still the user's environment, not a genmnist bug
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"{where}{e.strerror or e}", 1)
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv

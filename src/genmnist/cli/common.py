@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -35,7 +36,8 @@ def checkpoint_option():
 
 
 def positive(name: str, value: int | float | None) -> None:
-    if value is not None and value <= 0:
+    """Refuse 0, negatives, and the floats `nan` and `inf` that Typer happily parses."""
+    if value is not None and not (0 < value < math.inf):
         raise GenmnistError(f"{name} must be positive, got {value}")
 
 

@@ -21,6 +21,7 @@ from genmnist.cli.common import (
 )
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
+from genmnist.fileio import check_can_create
 from genmnist.images import prepare_output_folder, save_grid
 from genmnist.sampling import generate_to_folder, interpolate, reconstruct, require_encoder
 
@@ -35,6 +36,7 @@ def output_file(path: Path, force: bool) -> Path:
         raise GenmnistError(f"{path} already exists; pass --force to overwrite it")
     if path.suffix.lower() != ".png":
         raise GenmnistError(f"output {path} must be a .png file")
+    check_can_create(path)
     return path
 
 
