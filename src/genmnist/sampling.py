@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from genmnist.errors import GenmnistError
-from genmnist.images import write_pngs
+from genmnist.images import PngWriter
 from genmnist.models import GenerativeModel
 
 
@@ -31,8 +31,9 @@ def check_digit(model: GenerativeModel, digit: int | None) -> None:
 @torch.inference_mode()
 def generate_to_folder(model: GenerativeModel, n: int, folder: Path, seed: int = 0,
                        digit: int | None = None, batch_size: int = 1000,
-                       on_batch: Callable[[int], None] | None = None) -> int:
-    """Write `n` samples as PNGs into `folder` (already prepared). Same seed, same images."""
+                       on_batch: Callable[[int], None] | None = None, workers: int = 0) -> int:
+    """Write `n` samples as PNGs into `folder` (already prepared). Same seed, same images;
+    `workers` > 1 encodes PNGs in that many processes while the model samples."""
     if n < 1:
         raise GenmnistError(f"--n must be at least 1, got {n}")
     if batch_size < 1:
@@ -41,15 +42,16 @@ def generate_to_folder(model: GenerativeModel, n: int, folder: Path, seed: int =
     g = torch.Generator().manual_seed(seed)
     digits = len(str(n - 1)) if n > 100000 else 5
     done = 0
-    while done < n:
-        b = min(batch_size, n - done)
-        y = None
-        if model.conditional:  # a fixed digit, or every digit in turn for a balanced folder
-            y = torch.full((b,), digit) if digit is not None else torch.arange(done, done + b) % 10
-        x = model.sample(b, y, generator=g)
-        done += write_pngs(x, folder, start=done, digits=digits)
-        if on_batch:
-            on_batch(b)
+    with PngWriter(folder, workers, digits) as writer:
+        while done < n:
+            b = min(batch_size, n - done)
+            y = None
+            if model.conditional:  # a fixed digit, or every digit in turn: a balanced folder
+                y = (torch.full((b,), digit) if digit is not None
+                     else torch.arange(done, done + b) % 10)
+            done += writer.write(model.sample(b, y, generator=g), start=done)
+            if on_batch:
+                on_batch(b)
     return done
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from enum import Enum
 from pathlib import Path
@@ -28,6 +29,12 @@ from genmnist.sampling import generate_to_folder, interpolate, reconstruct, requ
 DATA_DIR_HELP = "MNIST folder [default: $GENMNIST_DATA, else ~/.cache/genmnist/data]."
 
 
+def default_workers(n: int) -> int:
+    """PNG encoding is a third of `generate --n 10000`; two writer processes hide it behind
+    sampling on a multi-core machine (docs/performance.md). Small jobs skip the pool start-up."""
+    return 2 if n >= 2000 and (os.cpu_count() or 1) >= 2 else 0
+
+
 def output_file(path: Path, force: bool) -> Path:
     """Refuse to overwrite an existing picture unless --force; never write over a folder."""
     if path.is_dir():
@@ -50,6 +57,10 @@ def generate(
                               help="Only this digit, 0-9 (conditional models such as cond-vae) "
                                    "[default: every digit in turn]."),
     batch_size: int = typer.Option(1000, "--batch-size", "-b", help="Images per forward pass."),
+    workers: int = typer.Option(None, "--workers", min=0, show_default=False,
+                                help="Processes that encode PNGs while the model samples; 0 = "
+                                     "none [default: 2 for 2000+ images on a multi-core CPU, "
+                                     "else 0]. The images are the same either way."),
     force: bool = typer.Option(False, "--force", help="Replace images already in --out."),
     grid: Path = typer.Option(None, "--grid", show_default=False,
                               help="Also save a 10x10 preview grid of the first samples here."),
@@ -76,7 +87,8 @@ def generate(
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("generate", total=n)
         count = generate_to_folder(model, n, folder, seed=seed, digit=digit,
-                                   batch_size=batch_size, on_batch=lambda b: bar.advance(task, b))
+                                   batch_size=batch_size, on_batch=lambda b: bar.advance(task, b),
+                                   workers=default_workers(n) if workers is None else workers)
     if grid is not None:
         with torch.inference_mode():
             g = torch.Generator().manual_seed(seed)
