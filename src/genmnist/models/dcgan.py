@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from genmnist.models.base import GenerativeModel, OptimizerSpec
-from genmnist.models.gan_nets import Discriminator, Generator, from_tanh, to_tanh
+from genmnist.models.gan_nets import Discriminator, Generator, from_tanh, frozen, to_tanh
 
 
 class GANBase(GenerativeModel):
@@ -78,8 +78,9 @@ class DCGAN(GANBase):
         ones, zeros = torch.ones(b, device=dev), torch.zeros(b, device=dev)
         if player == "generator":
             # Non-saturating: maximise log D(G(z)).
-            return {"loss": F.binary_cross_entropy_with_logits(
-                self.discriminator(self.fake(b, dev, grad=True)), ones)}
+            with frozen(self.discriminator):
+                score = self.discriminator(self.fake(b, dev, grad=True))
+            return {"loss": F.binary_cross_entropy_with_logits(score, ones)}
         real = self.discriminator(to_tanh(x))
         fake = self.discriminator(self.fake(b, dev, grad=False))
         loss = (F.binary_cross_entropy_with_logits(real, ones)

@@ -13,8 +13,26 @@ Pixels are in [-1, 1] inside these nets (tanh output); the models map to and fro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
+
+
+@contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Build the graph without these modules' weights: gradients still flow *through* them to the
+    player being trained, but no weight gradients are computed that nobody would step on."""
+    params = [p for m in modules for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from genmnist.models.base import GenerativeModel, OptimizerSpec
 from genmnist.models.conv import ConvEncoder
-from genmnist.models.gan_nets import Discriminator, Generator, from_tanh, to_tanh
+from genmnist.models.gan_nets import Discriminator, Generator, from_tanh, frozen, to_tanh
 
 
 @dataclass
@@ -67,30 +67,42 @@ class VAEGAN(GenerativeModel):
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar
 
+    def _reconstruct(self, x):
+        mu, logvar = self._posterior(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return mu, logvar, self.decoder(z)  # x~ in [-1, 1]
+
     def loss(self, x, y=None, player="encoder"):
-        b, dev = x.shape[0], x.device
-        real = to_tanh(x)
-        # Keep a graph only where this player's gradient flows: through the encoder on its own
-        # turn, through the decoder on the encoder's and decoder's turns.
-        g = torch.is_grad_enabled()
-        with torch.set_grad_enabled(g and player == "encoder"):
-            mu, logvar = self._posterior(x)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        with torch.set_grad_enabled(g and player != "discriminator"):
-            x_tilde = self.decoder(z)  # (B, 1, 28, 28) in [-1, 1]
-
         if player == "discriminator":
-            with torch.no_grad():
-                x_p = self.decoder(torch.randn(b, self.config.latent_dim, device=dev))
-            ones, zeros = torch.ones(b, device=dev), torch.zeros(b, device=dev)
-            bce = F.binary_cross_entropy_with_logits
-            l_gan = (bce(self.discriminator(real), ones)
-                     + bce(self.discriminator(x_tilde.detach()), zeros)
-                     + bce(self.discriminator(x_p), zeros))
-            return {"loss": l_gan}
+            return self._discriminator_terms(x)
+        # The encoder's loss reaches the encoder only, the decoder's the decoder only (Algorithm
+        # 1): the nets in between pass the gradient on without computing weight gradients.
+        others = [self.discriminator] + ([self.decoder] if player == "encoder" else [])
+        with frozen(*others):
+            return self._coder_terms(x, player)
 
+    def _discriminator_terms(self, x):
+        b, dev = x.shape[0], x.device
         with torch.no_grad():
-            target = self.discriminator.features(real)
+            _, _, x_tilde = self._reconstruct(x)
+            x_p = self.decoder(torch.randn(b, self.config.latent_dim, device=dev))
+        ones, zeros = torch.ones(b, device=dev), torch.zeros(b, device=dev)
+        bce = F.binary_cross_entropy_with_logits
+        l_gan = (bce(self.discriminator(to_tanh(x)), ones) + bce(self.discriminator(x_tilde), zeros)
+                 + bce(self.discriminator(x_p), zeros))
+        return {"loss": l_gan}
+
+    def _coder_terms(self, x, player):
+        b, dev = x.shape[0], x.device
+        if player == "encoder":
+            mu, logvar, x_tilde = self._reconstruct(x)
+        else:  # the decoder's turn: the encoder's output is a given
+            with torch.no_grad():
+                mu, logvar = self._posterior(x)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            x_tilde = self.decoder(z)
+        with torch.no_grad():
+            target = self.discriminator.features(to_tanh(x))
         feats = self.discriminator.features(x_tilde)
         l_llike = 0.5 * (feats - target).pow(2).sum() / b
         if player == "encoder":

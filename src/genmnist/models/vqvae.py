@@ -36,11 +36,11 @@ from genmnist.models.pixelcnn import GatedPixelCNN
 class VQVAEConfig:
     latent_dim: int = 16  # D, the size of each code vector
     codebook_size: int = 64  # K
-    channels: int = 32
+    channels: int = 16
     commitment: float = 0.25  # beta in the paper
-    prior_channels: int = 32
-    prior_layers: int = 5
-    prior_epochs: int = 3  # passes of the PixelCNN over the training code maps
+    prior_channels: int = 24
+    prior_layers: int = 4
+    prior_epochs: int = 2  # passes of the PixelCNN over the training code maps
     prior_batch_size: int = 256
     prior_lr: float = 1e-3
 

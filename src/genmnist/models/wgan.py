@@ -25,7 +25,7 @@ import torch
 
 from genmnist.models.base import OptimizerSpec
 from genmnist.models.dcgan import GANBase
-from genmnist.models.gan_nets import to_tanh
+from genmnist.models.gan_nets import frozen, to_tanh
 
 
 @dataclass
@@ -66,7 +66,8 @@ class WGANBase(GANBase):
 
     def loss(self, x, y=None, player="critic"):
         if player == "generator":
-            return {"loss": -self.discriminator(self.fake(len(x), x.device, grad=True)).mean()}
+            with frozen(self.discriminator):
+                return {"loss": -self.discriminator(self.fake(len(x), x.device, grad=True)).mean()}
         return self.critic_terms(x)
 
 
