@@ -14,7 +14,21 @@ LOSS_KEYS = {
     "vae": {"model": {"loss", "recon", "kl"}},
     "cvae": {"model": {"loss", "recon", "kl"}},
     "cond-vae": {"model": {"loss", "recon", "kl"}},
+    "dcgan": {"discriminator": {"loss", "d_real", "d_fake"}, "generator": {"loss"}},
+    "wgan": {"critic": {"loss", "wasserstein"}, "generator": {"loss"}},
+    "wgan-gp": {"critic": {"loss", "wasserstein", "penalty"}, "generator": {"loss"}},
+    "vaegan": {"encoder": {"loss", "kl", "llike", "recon"}, "decoder": {"loss", "llike", "gan"},
+               "discriminator": {"loss"}},
+    "vqvae": {"model": {"loss", "recon", "vq", "commit", "perplexity"}},
 }
+
+
+def fit_prior(model, mnist_test, n=200):
+    """What training does last: fit the model's sampler (AE mixture, VQ-VAE PixelCNN prior)."""
+    from genmnist.train import fit_sampler
+
+    model.after_training(mnist_test.float_images(slice(0, n)), mnist_test.labels[:n], 100,
+                         fit_sampler=fit_sampler)
 
 
 def batch(mnist_test, n=16):
@@ -43,6 +57,7 @@ def test_one_step_changes_each_players_weights(name, mnist_test):
     torch.manual_seed(0)
     model = build_model(name).train()
     x, y = batch(mnist_test, 32)
+    model.loss(x, y, model.players[0])  # VQ-VAE sets its codebook on the first batch; not a step
     for player in model.players:
         params = [p for p in model.player_parameters(player)]
         before = [p.detach().clone() for p in params]
@@ -50,6 +65,7 @@ def test_one_step_changes_each_players_weights(name, mnist_test):
         opt.zero_grad()
         model.loss(x, y, player)["loss"].backward()
         opt.step()
+        model.after_step(player)  # as the trainer does (WGAN clips here)
         changed = sum(not torch.equal(b, p) for b, p in zip(before, params, strict=False))
         assert changed == len(params), f"{name}/{player}: {changed} of {len(params)} changed"
 
@@ -58,8 +74,9 @@ def test_one_step_changes_each_players_weights(name, mnist_test):
 def test_sample_shape_range_and_seed(name, mnist_test):
     torch.manual_seed(0)
     model = build_model(name).eval()
-    if name == "ae":  # the AE samples from a prior fitted after training
-        model.after_training(mnist_test.float_images(slice(0, 200)), mnist_test.labels[:200], 100)
+    if name in ("ae", "vqvae"):  # they sample from a prior fitted after training
+        model = build_model(name, make_config(name, {"prior_epochs": 1} if name == "vqvae" else {}))
+        fit_prior(model.eval(), mnist_test)
     y = torch.arange(5) % 10 if model.conditional else None
     a = model.sample(5, y, generator=torch.Generator().manual_seed(3))
     b = model.sample(5, y, generator=torch.Generator().manual_seed(3))
@@ -75,9 +92,10 @@ def test_encode_decode_shapes_small_latents(name, latent_dim, mnist_test):
     model = build_model(name, make_config(name, {"latent_dim": latent_dim})).eval()
     x, y = batch(mnist_test, 4)
     z = model.encode(x, y)
-    assert z.shape == (4, latent_dim)
+    assert model.latent_shape[0] == latent_dim  # (D, 7, 7) code maps for vqvae
+    assert z.shape == (4, *model.latent_shape)
     assert model.decode(z, y).shape == (4, 1, 28, 28)
-    assert torch.isfinite(model.loss(x, y)["loss"])
+    assert torch.isfinite(model.loss(x, y, model.players[0])["loss"])
 
 
 @pytest.mark.parametrize("beta", [0.1, 10.0])
@@ -102,3 +120,22 @@ def test_unknown_config_field_is_a_user_error():
 
     with pytest.raises(GenmnistError, match="does not take --beta"):
         make_config("ae", {"beta": 2.0})
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_players_own_disjoint_parameters(name):
+    model = build_model(name)
+    owned = [{id(p) for p in model.player_parameters(pl)} for pl in model.players]
+    assert sum(map(len, owned)) == len(set().union(*owned)), "a parameter has two players"
+    if len(model.players) > 1:  # every weight of an adversarial model belongs to some player
+        assert set().union(*owned) == {id(p) for p in model.parameters()}
+
+
+def test_gans_have_no_encoder():
+    from genmnist.errors import GenmnistError
+
+    for name in ("dcgan", "wgan", "wgan-gp"):
+        model = build_model(name)
+        assert not model.has_encoder
+        with pytest.raises(GenmnistError, match="has no encoder"):
+            model.encode(torch.zeros(1, 1, 28, 28))

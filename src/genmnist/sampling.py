@@ -86,21 +86,38 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so)[:, None] * a + (torch.sin(t * omega) / so)[:, None] * b
 
 
+def path_between(za: torch.Tensor, zb: torch.Tensor, steps: int, method: str) -> torch.Tensor:
+    """`steps` points from flat code za to zb, ends included: (steps, D)."""
+    if steps < 2:
+        raise GenmnistError(f"--steps must be at least 2, got {steps}")
+    if method not in ("linear", "slerp"):
+        raise GenmnistError(f"unknown interpolation {method!r}: use linear or slerp")
+    t = torch.linspace(0, 1, steps, device=za.device)
+    return torch.lerp(za, zb, t[:, None]) if method == "linear" else slerp(za, zb, t)
+
+
+@torch.inference_mode()
+def interpolate_random(model: GenerativeModel, steps: int = 10, method: str = "linear",
+                       seed: int = 0) -> torch.Tensor:
+    """For a model without an encoder (a GAN): decode `steps` points between two codes drawn
+    from its N(0, I) prior with `seed`."""
+    g = torch.Generator().manual_seed(seed)
+    za, zb = torch.randn(2, *model.latent_shape, generator=g).to(next(model.parameters()).device)
+    z = path_between(za.flatten(), zb.flatten(), steps, method)
+    return model.decode(z.view(steps, *model.latent_shape))
+
+
 @torch.inference_mode()
 def interpolate(model: GenerativeModel, xa: torch.Tensor, xb: torch.Tensor, steps: int = 10,
                 method: str = "linear", ya: torch.Tensor | None = None,
                 yb: torch.Tensor | None = None) -> torch.Tensor:
     """Decode `steps` points from code(xa) to code(xb); xa, xb are (1, 1, 28, 28)."""
     require_encoder(model, "interpolate between test images")
-    if steps < 2:
-        raise GenmnistError(f"--steps must be at least 2, got {steps}")
-    if method not in ("linear", "slerp"):
-        raise GenmnistError(f"unknown interpolation {method!r}: use linear or slerp")
     cond = model.conditional
     za = model.encode(xa, ya if cond else None).flatten()
     zb = model.encode(xb, yb if cond else None).flatten()
+    z = path_between(za, zb, steps, method)
     t = torch.linspace(0, 1, steps, device=za.device)
-    z = torch.lerp(za, zb, t[:, None]) if method == "linear" else slerp(za, zb, t)
     y = None
     if cond:  # the label switches half-way; the style code moves smoothly
         y = torch.where(t < 0.5, ya.flatten()[0], yb.flatten()[0]).long()

@@ -12,8 +12,10 @@ GPU never waits on Python for a `.item()` per step.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,39 @@ def batch_starts(n: int, batch_size: int) -> list[int]:
     if n <= batch_size:
         return [0]
     return list(range(0, n - batch_size + 1, batch_size))
+
+
+def fit_sampler(module: torch.nn.Module, loss_fn: Callable[[torch.Tensor], dict],
+                data: torch.Tensor, epochs: int, batch_size: int, spec: OptimizerSpec,
+                name: str = "sampler", reporter: Reporter | None = None) -> float:
+    """Fit a network a model samples through, after the model itself is trained (VQ-VAE's
+    PixelCNN prior over its code maps): minimise `loss_fn(batch)["loss"]` over shuffled batches
+    of `data` (on the module's device). Returns the last epoch's mean loss.
+
+    Models call this from `after_training`; it lives here so that the trainer still builds every
+    optimizer and reports every loop."""
+    reporter = reporter or Reporter()
+    opt = make_optimizer(module.parameters(), spec, None)
+    module.train()
+    starts, bs = batch_starts(len(data), batch_size), min(batch_size, len(data))
+    mean = float("nan")
+    for epoch in range(1, epochs + 1):
+        reporter.start_epoch(epoch, epochs, len(starts))
+        perm = torch.randperm(len(data)).to(data.device)  # the global RNG, seeded by fit()
+        total, t0 = torch.zeros((), device=data.device), time.perf_counter()
+        for b, s in enumerate(starts):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(data[perm[s:s + bs]])["loss"]
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+            if b % 20 == 19 or b == len(starts) - 1:
+                reporter.update(b + 1, {f"{name}/loss": float(total) / (b + 1)},
+                                (b + 1) * bs / (time.perf_counter() - t0))
+        mean = float(total) / len(starts)
+        reporter.message(f"{name} epoch {epoch}/{epochs}  {time.perf_counter() - t0:6.1f}s  "
+                         f"loss {mean:.4g}")
+    return mean
 
 
 @torch.no_grad()
@@ -238,7 +273,9 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
             check_finite_terms(train_terms, epoch, len(starts), kept)
             check_finite_weights(model, epoch, kept)
             if epoch == tcfg.epochs:
-                result.note = model.after_training(train.float_images(), train.labels, bs)
+                result.note = model.after_training(
+                    train.float_images(), train.labels, bs,
+                    fit_sampler=functools.partial(fit_sampler, reporter=reporter))
             record = {"epoch": epoch, "seconds": round(seconds, 3),
                       "images_per_sec": round(len(starts) * bs / seconds, 1),
                       "train": train_terms, "test": evaluate(model, test_images, test_labels)}

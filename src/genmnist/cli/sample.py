@@ -24,7 +24,13 @@ from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
 from genmnist.images import prepare_output_folder, save_grid
-from genmnist.sampling import generate_to_folder, interpolate, reconstruct, require_encoder
+from genmnist.sampling import (
+    generate_to_folder,
+    interpolate,
+    interpolate_random,
+    reconstruct,
+    require_encoder,
+)
 
 DATA_DIR_HELP = "MNIST folder [default: $GENMNIST_DATA, else ~/.cache/genmnist/data]."
 
@@ -178,6 +184,8 @@ def interpolate_cmd(
     to_digit: int = typer.Option(None, "--to-digit", show_default=False,
                                  help="End at the first test image of this digit."),
     steps: int = typer.Option(10, "--steps", help="Decoded points on the path, ends included."),
+    seed: int = typer.Option(0, "--seed", help="Models without an encoder (GANs): seed of the "
+                                               "two random codes the path joins."),
     method: Path_ = typer.Option(Path_.linear, "--method",
                                  help="linear, or slerp (spherical, keeps Gaussian norms)."),
     out: Path = typer.Option(Path("interpolation.png"), "--out", "-o",
@@ -187,10 +195,23 @@ def interpolate_cmd(
     device: str = device_option(),
     threads: int = threads_option(),
 ) -> None:
-    """Decode points on the path between the latent codes of two test images."""
+    """Decode points on the path between the latent codes of two test images.
+
+    A model without an encoder (dcgan, wgan, wgan-gp) has no code for a test image: it walks
+    between two random codes drawn with --seed instead.
+    """
     output_file(out, force)
     model, _, dev, _ = open_model(checkpoint, device, threads)
-    require_encoder(model, "interpolate between test images")
+    if not model.has_encoder:
+        if any(v is not None for v in (from_, to, from_digit, to_digit)):
+            raise GenmnistError(f"model '{model.name}' has no encoder, so it cannot start or end "
+                                "at a test image; drop --from/--to and pick the two random "
+                                "codes with --seed")
+        path = interpolate_random(model, steps, method.value, seed)
+        save_grid(path, out, nrow=steps, scale=3)
+        console.print(f"interpolated {steps} points ({method.value}) between two random codes "
+                      f"(seed {seed}): {out}")
+        return
     x, y = _test_images(data_dir, dev)
     a = _pick(from_, from_digit, y, "from", 0)
     b = _pick(to, to_digit, y, "to", 1)

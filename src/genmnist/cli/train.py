@@ -56,10 +56,11 @@ def train(
                                   "value, 1e-3 for VAEs]."),
     latent_dim: int = typer.Option(None, "--latent-dim", "-z", show_default=False,
                                    help="Size of the latent code [default: the model's, 20 for "
-                                        "vae, 16 for conv models]; 1 and 2 work."),
+                                        "vae, 16 for conv models and vqvae's code vectors, 100 "
+                                        "for GANs]; 1 and 2 work."),
     beta: float = typer.Option(None, "--beta", show_default=False,
-                               help="KL weight of VAE models (beta-VAE); 1 is the plain VAE "
-                                    "[default: 1]."),
+                               help="KL weight of VAE models and vaegan (beta-VAE); 1 is the "
+                                    "plain VAE [default: 1]."),
     seed: int = typer.Option(None, "--seed", show_default=False,
                              help="Seed for weights, shuffling and noise [default: 0]."),
     device: str = device_option(),

@@ -12,7 +12,11 @@ from genmnist.errors import GenmnistError
 from genmnist.models.ae import AE
 from genmnist.models.base import GenerativeModel, OptimizerSpec
 from genmnist.models.cvae import CondVAE, ConvVAE
+from genmnist.models.dcgan import DCGAN
 from genmnist.models.vae import VAE
+from genmnist.models.vaegan import VAEGAN
+from genmnist.models.vqvae import VQVAE
+from genmnist.models.wgan import WGAN, WGANGP
 
 MODELS: dict[str, type[GenerativeModel]] = {}
 
@@ -24,7 +28,7 @@ def register(cls: type[GenerativeModel]) -> type[GenerativeModel]:
     return cls
 
 
-for _cls in (AE, VAE, ConvVAE, CondVAE):
+for _cls in (AE, VAE, ConvVAE, CondVAE, DCGAN, WGAN, WGANGP, VAEGAN, VQVAE):
     register(_cls)
 
 

@@ -55,7 +55,7 @@ class AE(GenerativeModel):
         return torch.sigmoid(self.decoder(z))
 
     @torch.no_grad()
-    def after_training(self, images, labels, batch_size):
+    def after_training(self, images, labels, batch_size, fit_sampler=None):
         dev = self.prior_means.device
         codes = torch.cat([self.encoder(images[i:i + 1024].to(dev)).cpu()
                            for i in range(0, len(images), 1024)]).double()

@@ -15,7 +15,7 @@ Models never touch optimizers, the CLI or progress bars: `genmnist.train` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -95,10 +95,12 @@ class GenerativeModel(nn.Module):
                 out.update({prefix + k: float(v) for k, v in terms.items()})
         return out
 
-    def after_training(self, images: torch.Tensor, labels: torch.Tensor,
-                       batch_size: int) -> str | None:
+    def after_training(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                       fit_sampler: Callable[..., float] | None = None) -> str | None:
         """Fit whatever the model samples from after its weights are trained (AE: a Gaussian
-        mixture over codes; VQ-VAE: a PixelCNN prior). Returns a line for the user, or None."""
+        mixture over codes; VQ-VAE: a PixelCNN prior). A sampler that is itself a network is
+        trained with `fit_sampler` (`genmnist.train.fit_sampler`), so the trainer still builds
+        every optimizer. Returns a line for the user, or None."""
         return None
 
 
