@@ -75,10 +75,12 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """
 
 
+from genmnist.cli import data as _data  # noqa: E402,F401
+from genmnist.cli import fid as _fid  # noqa: E402,F401
 from genmnist.cli import sample as _sample  # noqa: E402  (commands register themselves on app)
 from genmnist.cli import train as _train  # noqa: E402,F401
 
-del _sample, _train
+del _sample, _train, _fid, _data
 
 
 def main() -> None:
