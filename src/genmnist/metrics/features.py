@@ -47,8 +47,8 @@ class FeatureSpace:
 
     def classifier(self) -> clf.MnistClassifier:
         if self._classifier is None:
-            self._classifier, self._classifier_meta = clf.load_classifier(self.classifier_path,
-                                                                          self.device)
+            model, self._classifier_meta = clf.load_classifier(self.classifier_path, self.device)
+            self._classifier = clf.for_inference(model)
         return self._classifier
 
     def extract(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

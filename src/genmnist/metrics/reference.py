@@ -20,10 +20,12 @@ from genmnist.data import default_data_dir, load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.metrics.features import FeatureSpace
 from genmnist.metrics.frechet import statistics
+from genmnist.metrics.precision_recall import knn_radii
 
 REFERENCES = {"mnist-test": "test", "mnist-train": "train"}
 KEEP_FEATURES = 10000  # features kept per cached reference: enough for KID and precision/recall
 CACHE_ENV = "GENMNIST_CACHE"
+PR_K = 3  # the k of precision/recall whose radii the cache keeps
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Stats:
     features: torch.Tensor | None = None
     images: torch.Tensor | None = None  # uint8 (N, 1, 28, 28)
     probs: torch.Tensor | None = None  # MNIST classifier softmax (N, 10), when computed
+    radii: torch.Tensor | None = None  # k-NN radii of `features` (precision/recall, k = 3)
 
 
 def stats_dir() -> Path:
@@ -69,16 +72,18 @@ def reference_stats(name: str, space: FeatureSpace, data_dir: str | Path | None 
         try:
             with np.load(path) as f:
                 return Stats(name, int(f["n"]), f["mu"], f["sigma"],
-                             torch.from_numpy(f["features"]))
+                             torch.from_numpy(f["features"]), radii=torch.from_numpy(f["radii"]))
         except Exception:  # a truncated or stale cache file is rebuilt, never trusted
             pass
     split = load_mnist(REFERENCES[name], data_dir)
     stats = stats_of_images(split.images, space, name)
+    stats.features = _subset(stats.features)
+    stats.radii = knn_radii(stats.features, PR_K)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, mu=stats.mu, sigma=stats.sigma, n=stats.n,
-                 features=_subset(stats.features).numpy(), feature_space=space.key)
+        np.savez(tmp, mu=stats.mu, sigma=stats.sigma, n=stats.n, features=stats.features.numpy(),
+                 radii=stats.radii.numpy(), feature_space=space.key)
         os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
     except OSError:
         pass  # a read-only cache only costs time

@@ -24,10 +24,16 @@ from genmnist.metrics.folder import read_folder
 from genmnist.metrics.frechet import frechet_distance
 from genmnist.metrics.kid import kernel_inception_distance
 from genmnist.metrics.precision_recall import precision_recall
-from genmnist.metrics.reference import REFERENCES, Stats, load_npz, reference_stats, stats_of_images
+from genmnist.metrics.reference import (
+    PR_K,
+    REFERENCES,
+    Stats,
+    load_npz,
+    reference_stats,
+    stats_of_images,
+)
 
 METRICS = ("fid", "kid", "pr", "is", "coverage")
-PR_K = 3
 
 Source = str | Path | torch.Tensor | Stats
 
@@ -114,7 +120,8 @@ def score(samples: Source, reference: Source = "mnist-test", features: str = "mn
         if min(len(a.features), len(b.features)) <= PR_K:
             warn(f"precision/recall skipped: needs more than k={PR_K} samples per side")
         else:
-            out["precision"], out["recall"] = precision_recall(b.features, a.features, k=PR_K)
+            out["precision"], out["recall"] = precision_recall(b.features, a.features, k=PR_K,
+                                                               real_radii=b.radii)
     if {"is", "coverage"} & set(metrics):
         if a.images is None:
             warn("Inception-style score and digit coverage skipped: they need the samples' "
