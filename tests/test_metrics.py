@@ -36,6 +36,7 @@ def test_frechet_equals_sqrtm_on_random_covariances(seed, d):
     assert ours == pytest.approx(sqrtm_frechet(mu1, s1, mu2, s2), rel=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning")  # scipy<1.18
 def test_frechet_equals_pytorch_fid_function():
     from pytorch_fid.fid_score import calculate_frechet_distance
 

@@ -72,6 +72,7 @@ def write_folder(folder, seed: int, n: int, shift: int = 0):
     return folder
 
 
+@pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning")  # scipy<1.18
 def test_fid_equals_python_m_pytorch_fid(tmp_path, random_weights, monkeypatch):
     """Same folders, same network: `genmnist fid --features inception` prints the number that
     pytorch-fid's `calculate_fid_given_paths` (what `python -m pytorch_fid A B` runs) returns."""

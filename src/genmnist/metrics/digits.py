@@ -33,5 +33,5 @@ def digit_histogram(probs: torch.Tensor) -> list[float]:
 
 def normalized_entropy(hist: list[float]) -> float:
     """H(hist) / log(len(hist)): 1 for a uniform histogram, 0 for a single class."""
-    h = -sum(p * math.log(p) for p in hist if p > 0)
+    h = 0.0 - sum(p * math.log(p) for p in hist if p > 0)  # 0.0 - : never prints "-0.000"
     return h / math.log(len(hist))
