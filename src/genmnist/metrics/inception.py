@@ -16,6 +16,7 @@ them, equal pytorch-fid's. Only where the weights come from differs, so that it 
 from __future__ import annotations
 
 import contextlib
+import io
 from pathlib import Path
 
 import torch
@@ -53,8 +54,14 @@ def load_inception_state(weights: str | Path | None = None) -> dict:
         except Exception as e:
             raise GenmnistError(f"{path} is not a readable Inception weights file "
                                 f"(expected {WEIGHTS_FILE})") from e
-    try:  # online: pytorch-fid's own mechanism, which caches into the hub folder
-        return torch.hub.load_state_dict_from_url(WEIGHTS_URL, progress=True, map_location="cpu")
+    # online: pytorch-fid's own mechanism, which caches into the hub folder. torch.hub's
+    # "Downloading: ..." line (on stdout) is held back: it would break --json, and offline the
+    # error below should be the only line.
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(held), contextlib.redirect_stderr(held):
+            return torch.hub.load_state_dict_from_url(WEIGHTS_URL, progress=False,
+                                                      map_location="cpu")
     except Exception as e:
         raise GenmnistError(_missing_message()) from e
 
