@@ -79,12 +79,15 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """
 
 
-from genmnist.cli import benchmark as _benchmark  # noqa: E402  (commands register on app)
-from genmnist.cli import latent as _latent  # noqa: E402
+# Commands register themselves on `app`; imported in the order `--help` lists them.
+from genmnist.cli import train as _train  # noqa: E402,I001
 from genmnist.cli import sample as _sample  # noqa: E402
-from genmnist.cli import train as _train  # noqa: E402,F401
+from genmnist.cli import fid as _fid  # noqa: E402
+from genmnist.cli import data as _data  # noqa: E402
+from genmnist.cli import latent as _latent  # noqa: E402
+from genmnist.cli import benchmark as _benchmark  # noqa: E402
 
-del _benchmark, _latent, _sample, _train
+del _train, _sample, _fid, _data, _latent, _benchmark
 
 
 def main() -> None:

@@ -1,0 +1,87 @@
+"""Feature spaces the scores are computed in: MNIST classifier features or pytorch-fid's
+Inception (Heusel et al. 2017 compare Inception pool features; on MNIST a digit classifier's
+features are the common, offline alternative).
+
+A `FeatureSpace` knows its name, its size, a label that every output prints (so an MNIST-space
+FID is never mistaken for an Inception FID), a cache key, and how to extract features. Networks
+load lazily: scoring against cached or `.npz` statistics never builds Inception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from genmnist.errors import GenmnistError
+from genmnist.metrics import classifier as clf
+from genmnist.metrics import inception
+
+SPACES = ("mnist", "inception")
+
+
+@dataclass
+class FeatureSpace:
+    name: str  # "mnist" or "inception"
+    dims: int
+    device: torch.device
+    classifier_path: Path | None = None
+    inception_weights: Path | None = None
+    _classifier: object = field(default=None, repr=False)
+    _inception: object = field(default=None, repr=False)
+    _classifier_meta: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def label(self) -> str:
+        if self.name == "mnist":
+            return f"MNIST classifier features, {self.dims}-d"
+        return f"Inception-v3 pool features (pytorch-fid), {self.dims}-d"
+
+    @property
+    def key(self) -> str:
+        """Names cached statistics: a different classifier file gives a different key."""
+        if self.name == "mnist":
+            return f"mnist{self.dims}-{clf.file_digest(self.classifier_path or clf.ASSET)}"
+        return f"inception{self.dims}"
+
+    def classifier(self) -> clf.MnistClassifier:
+        if self._classifier is None:
+            model, self._classifier_meta = clf.load_classifier(self.classifier_path, self.device)
+            self._classifier = clf.for_inference(model)
+        return self._classifier
+
+    def extract(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N, dims) float32 features of uint8 images (N, 1, 28, 28), and the classifier's
+        probabilities when the same forward pass gives them (MNIST space) else None."""
+        if self.name == "mnist":
+            return clf.classify(self.classifier(), images)
+        if self._inception is None:
+            self._inception = inception.build_inception(self.dims, self.inception_weights,
+                                                        self.device)
+        return inception.inception_features(self._inception, images), None
+
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 10) MNIST classifier softmax, whatever the feature space."""
+        return clf.classify(self.classifier(), images)[1]
+
+
+def feature_space(name: str = "mnist", dims: int | None = None,
+                  device: torch.device | str = "cpu", classifier_path: str | Path | None = None,
+                  inception_weights: str | Path | None = None) -> FeatureSpace:
+    if name not in SPACES:
+        raise GenmnistError(f"unknown feature space {name!r}; use one of: {', '.join(SPACES)}")
+    if name == "mnist":
+        if dims not in (None, clf.MnistClassifier.feature_dim):
+            raise GenmnistError(f"--dims {dims} does not apply to --features mnist (its "
+                                f"features are {clf.MnistClassifier.feature_dim}-d); --dims "
+                                "picks an Inception block")
+        dims = clf.MnistClassifier.feature_dim
+    else:
+        dims = 2048 if dims is None else dims
+        if dims not in inception.DIMS:
+            raise GenmnistError(f"--dims {dims} is not an Inception feature size; use one of "
+                                f"{', '.join(map(str, inception.DIMS))}")
+    return FeatureSpace(name, dims, torch.device(device),
+                        Path(classifier_path) if classifier_path else None,
+                        Path(inception_weights) if inception_weights else None)

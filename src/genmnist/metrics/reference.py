@@ -1,0 +1,142 @@
+"""Statistics of the things `genmnist fid` compares: named MNIST references (cached), `.npz`
+statistics files in pytorch-fid's format (`mu`, `sigma`), and sets of images.
+
+Named references (`mnist-test`, `mnist-train`) need no export: their statistics are computed
+once per feature space and cached under `$GENMNIST_CACHE/stats/` (default
+`~/.cache/genmnist/stats/`). The cache also keeps up to 10000 features (a seeded subset of the
+train split), which KID and precision/recall need.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genmnist.data import default_data_dir, load_mnist
+from genmnist.errors import GenmnistError
+from genmnist.metrics.features import FeatureSpace
+from genmnist.metrics.frechet import statistics
+from genmnist.metrics.precision_recall import knn_radii
+
+REFERENCES = {"mnist-test": "test", "mnist-train": "train"}
+KEEP_FEATURES = 10000  # features kept per cached reference: enough for KID and precision/recall
+CACHE_ENV = "GENMNIST_CACHE"
+PR_K = 3  # the k of precision/recall whose radii the cache keeps
+
+
+@dataclass
+class Stats:
+    """What one side of a comparison provides: always mu/sigma; features and images if known."""
+
+    source: str
+    n: int
+    mu: np.ndarray
+    sigma: np.ndarray
+    features: torch.Tensor | None = None
+    images: torch.Tensor | None = None  # uint8 (N, 1, 28, 28)
+    probs: torch.Tensor | None = None  # MNIST classifier softmax (N, 10), when computed
+    radii: torch.Tensor | None = None  # k-NN radii of `features` (precision/recall, k = 3)
+
+
+def stats_dir() -> Path:
+    root = os.environ.get(CACHE_ENV)
+    return (Path(root).expanduser() if root else default_data_dir().parent) / "stats"
+
+
+def stats_of_images(images: torch.Tensor, space: FeatureSpace, source: str) -> Stats:
+    if len(images) < 2:
+        raise GenmnistError(f"{source} holds {len(images)} image(s); scores need at least 2 "
+                            "(10000 is the convention)")
+    feats, probs = space.extract(images)
+    mu, sigma = statistics(feats.numpy())
+    return Stats(source, len(images), mu, sigma, feats, images, probs)
+
+
+def _subset(feats: torch.Tensor, k: int = KEEP_FEATURES) -> torch.Tensor:
+    if len(feats) <= k:
+        return feats
+    return feats[torch.randperm(len(feats), generator=torch.Generator().manual_seed(0))[:k]]
+
+
+def reference_stats(name: str, space: FeatureSpace, data_dir: str | Path | None = None) -> Stats:
+    """Statistics of a named reference, from the cache or computed once and cached."""
+    if name not in REFERENCES:
+        raise GenmnistError(f"unknown reference {name!r}: use a folder of PNGs, a .npz file, or "
+                            f"one of {', '.join(REFERENCES)}")
+    path = stats_dir() / f"{name}-{space.key}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as f:
+                return Stats(name, int(f["n"]), f["mu"], f["sigma"],
+                             torch.from_numpy(f["features"]), radii=torch.from_numpy(f["radii"]))
+        except Exception:  # a truncated or stale cache file is rebuilt, never trusted
+            pass
+    split = load_mnist(REFERENCES[name], data_dir)
+    stats = stats_of_images(split.images, space, name)
+    stats.features = _subset(stats.features)
+    stats.radii = knn_radii(stats.features, PR_K)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, mu=stats.mu, sigma=stats.sigma, n=stats.n, features=stats.features.numpy(),
+                 radii=stats.radii.numpy(), feature_space=space.key)
+        os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    except OSError:
+        pass  # a read-only cache only costs time
+    stats.images = stats.probs = None  # IS and coverage describe the samples only
+    return stats
+
+
+def load_npz(path: str | Path, space: FeatureSpace) -> Stats:
+    """A pytorch-fid statistics file (`mu`, `sigma`), checked against the feature space."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenmnistError(f"statistics file {path} not found")
+    try:
+        with np.load(path) as f:
+            keys = set(f.files)
+            if not {"mu", "sigma"} <= keys:
+                raise GenmnistError(f"{path} has no 'mu' and 'sigma' arrays (pytorch-fid's "
+                                    f"statistics format); it holds: {', '.join(sorted(keys))}")
+            mu, sigma = f["mu"].astype(np.float64), f["sigma"].astype(np.float64)
+            saved_space = str(f["feature_space"]) if "feature_space" in keys else None
+            n = int(f["n"]) if "n" in keys else 0
+    except GenmnistError:
+        raise
+    except Exception as e:
+        raise GenmnistError(f"{path} is not a readable .npz statistics file") from e
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise GenmnistError(f"{path}: mu must be (D,) and sigma (D, D); got {mu.shape} and "
+                            f"{sigma.shape}")
+    if saved_space is not None and saved_space != space.key:
+        raise GenmnistError(f"{path} holds statistics in feature space {saved_space}, not "
+                            f"{space.key} ({space.label}); pass the matching --features/--dims")
+    if len(mu) != space.dims:
+        raise GenmnistError(f"{path} holds {len(mu)}-d statistics, but {space.label} are "
+                            f"{space.dims}-d; pass the matching --features/--dims")
+    return Stats(str(path), n, mu, sigma)
+
+
+def check_npz_target(path: str | Path, force: bool) -> Path:
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise GenmnistError(f"--save-stats {path} must end in .npz")
+    if path.is_dir() or (path.exists() and not force):
+        raise GenmnistError(f"{path} already exists; pass --force to overwrite it")
+    return path
+
+
+def save_npz(stats: Stats, space: FeatureSpace, path: str | Path, force: bool = False) -> Path:
+    """Write pytorch-fid's format (mu, sigma) plus the feature space and sample count."""
+    path = check_npz_target(path, force)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, mu=stats.mu, sigma=stats.sigma, n=stats.n,
+                            feature_space=space.key)
+    except OSError as e:
+        raise GenmnistError(f"cannot write {path}: {e.strerror or e}") from e
+    return path
