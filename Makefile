@@ -2,7 +2,10 @@
 PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+# Offline project machines keep MNIST beside the checkout; elsewhere genmnist downloads it once.
+ifneq ($(wildcard ../shared/data/MNIST/raw),)
 export GENMNIST_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: install test lint demo bench clean
 
