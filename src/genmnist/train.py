@@ -258,7 +258,11 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
         mine = rng_state(device, shuffle)
         return distributed.gather_objects({k: v for k, v in mine.items() if k != "shuffle"}, info)
 
-    def save(partial_state: dict[str, Any] | None = None, ranks: list[Any] | None = None):
+    def save(partial_state: dict[str, Any] | None, ranks: list[Any] | None, epoch: int):
+        """Rank 0: write the checkpoint -- never one whose weights hold NaN or inf (rank 0's
+        are the weights saved; under torchrun its verdict reaches every rank)."""
+        if partial_state is not None:  # an epoch's end is checked before it is scored
+            check_finite_weights(model, epoch, kept)
         progress.partial = partial_state
         state = training_state(model, optimizers, shuffle, device, progress)
         if ranks is not None:  # rank 0's own state is as of now (after scoring the test set)
@@ -282,6 +286,7 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
     def finish_epoch(epoch: int, seconds: float, train_terms: dict[str, float],
                      seen: list[int], ranks: list[Any] | None) -> dict[str, Any]:
         """Rank 0: fit the sampler (last epoch), score, draw, log and save the epoch."""
+        check_finite_weights(model, epoch, kept)  # before the sampler is fit on its codes
         if epoch == tcfg.epochs:
             result.note = model.after_training(train.float_images(), train.labels, bs)
         record = {"epoch": epoch, "seconds": round(seconds, 3),
@@ -300,7 +305,7 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
                                 f"{e.strerror or e}; {kept()}") from e
         progress.epoch = epoch
         progress.history.append(record)
-        save(ranks=ranks)
+        save(None, ranks, epoch)
         result.history.append({**record, "grid": kind})
         return record
 
@@ -349,19 +354,17 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
                     means = means or mean_terms(sums, counts, info, device)[0]
                     with distributed.reported_once(info):
                         check_finite_terms(means, epoch, b + 1, kept)
-                        check_finite_weights(model, epoch, kept)
                     all_sums, all_counts, _ = global_totals(sums, counts, info, device)
                     state = {"epoch": epoch, "batch": b + 1, "perm": perm.cpu(),
                              "sums": {k: v.cpu() for k, v in all_sums.items()},
                              "counts": all_counts, "seconds": time.perf_counter() - t0}
-                    distributed.on_main(info, partial_call(save, state, rank_states()))
+                    distributed.on_main(info, partial_call(save, state, rank_states(), epoch))
                     raise TrainingInterrupted(f"at epoch {epoch} batch {b + 1} of {len(starts)}",
                                               run_dir, result.checkpoint)
             seconds = time.perf_counter() - t0
             train_terms = mean_terms(sums, counts, info, device)[0]
             with distributed.reported_once(info):
                 check_finite_terms(train_terms, epoch, len(starts), kept)
-                check_finite_weights(model, epoch, kept)
             seen_by_rank, ranks = distributed.gather_ints(seen, info, device), rank_states()
             done = partial_call(finish_epoch, epoch, seconds, train_terms, seen_by_rank, ranks)
             if epoch < tcfg.epochs:

@@ -65,8 +65,8 @@ def train(
                                help="Passes over the training images; with --resume, the total "
                                     "to reach [default: 10; with --resume, the run's own]."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", show_default=False,
-                                   help="Images per step [default: the model's, 128 for VAEs, "
-                                        "64 for WGAN]."),
+                                   help="Images per step, over all processes under torchrun "
+                                        "[default: the model's, 128 for VAEs, 64 for WGAN]."),
     lr: float = typer.Option(None, "--lr", show_default=False,
                              help="Learning rate for every player [default: each model's paper "
                                   "value, 1e-3 for VAEs]."),
