@@ -9,18 +9,31 @@ epoch's permutation; `--batch-size` stays the global batch, split across ranks, 
 hyperparameters mean the same at any world size. Only rank 0 writes files and shows progress.
 
 Without torchrun (WORLD_SIZE unset or 1) everything here is a no-op.
+
+Errors: what every rank decides alike (a NaN loss, rank 0's verdict on the run folder) is printed
+once, by rank 0; the other ranks exit with `QuietError`. A rank that dies alone makes torchrun
+stop the others; the process group's timeout ends any wait that nothing else ends.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, QuietError
+
+# Long enough for rank 0 to download MNIST or score a test set while the others wait at a
+# barrier; short enough that a lost rank does not hold the others (and their GPUs) for hours.
+TIMEOUT = timedelta(minutes=30)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,12 @@ def setup(info: DistInfo, device: torch.device) -> torch.device:
     elif device.type != "cpu":
         raise GenmnistError(f"distributed training runs on cuda or cpu, not {device.type}")
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=TIMEOUT)
     return device
+
+
+def backend() -> str:
+    return dist.get_backend() if dist.is_available() and dist.is_initialized() else "none"
 
 
 def teardown() -> None:
@@ -116,3 +133,51 @@ def default_threads(info: DistInfo) -> int | None:
     if not info.enabled:
         return None
     return max(1, (os.cpu_count() or 1) // info.local_world)
+
+
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every rank when `flag` is true on any (e.g. a Ctrl-C one rank saw)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(t)
+    return bool(t.item() > 0)
+
+
+def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
+    """Every rank's `obj` (small picklable things such as RNG states), in rank order."""
+    if not info.enabled:
+        return [obj]
+    out: list[Any] = [None] * info.world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def on_main(info: DistInfo, decide: Callable[[], T]) -> T:
+    """Run `decide()` on rank 0 only and hand every rank its result (e.g. the run folder, whose
+    default name holds the time). If it raises a GenmnistError, rank 0 raises it and the others
+    a QuietError, so the user reads the line once and no rank waits for the others."""
+    if not info.enabled:
+        return decide()
+    box: list[Any] = [None, None]
+    if info.is_main:
+        try:
+            box[0] = decide()
+        except GenmnistError as e:
+            box[1] = e
+    dist.broadcast_object_list(box, src=0)
+    if box[1] is not None:
+        raise box[1] if info.is_main else QuietError(str(box[1]))
+    return box[0]
+
+
+@contextmanager
+def reported_once(info: DistInfo) -> Iterator[None]:
+    """For checks every rank makes alike (the loss terms are all-reduced, the weights are the
+    same everywhere): rank 0 reports a failure, the others fail quietly."""
+    try:
+        yield
+    except GenmnistError as e:
+        if info.is_main or isinstance(e, QuietError):
+            raise
+        raise QuietError(str(e)) from e

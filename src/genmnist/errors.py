@@ -8,3 +8,8 @@ so a traceback always means a bug in genmnist, never a mistake by the user.
 
 class GenmnistError(ValueError):
     """A problem the user can fix; the message is shown as-is, on one line."""
+
+
+class QuietError(GenmnistError):
+    """An error another process reports: under torchrun, every rank fails alike and only rank 0
+    prints the line; the CLI exits 1 without printing for this one."""

@@ -7,12 +7,13 @@ Each command parses its options, calls one core function, and prints with Rich. 
 from __future__ import annotations
 
 import sys
+import time
 
 import typer
 from typer.core import TyperGroup
 
 from genmnist import __version__
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, QuietError
 
 
 class OneLineErrors(TyperGroup):
@@ -22,6 +23,9 @@ class OneLineErrors(TyperGroup):
         try:
             rv = super().main(args=args, prog_name=prog_name or "genmnist",
                               complete_var=complete_var, standalone_mode=False, **extra)
+        except QuietError:  # rank 0 of this torchrun job prints the line; leave it a moment
+            time.sleep(1)  # to do so before torchrun, seeing this rank fail, stops it
+            sys.exit(1)
         except GenmnistError as e:
             _fail(str(e), 1)
         except typer.TyperException as e:  # Typer's (vendored click's) usage errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 import time
@@ -9,18 +10,22 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
+from genmnist import distributed
 from genmnist.cli import app
 from genmnist.cli.common import RUNS_DIR, console, device_option, positive, threads_option
 from genmnist.cli.progress import RichReporter
 from genmnist.data import load_mnist
+from genmnist.distributed import DistInfo
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
 from genmnist.interrupt import TrainingInterrupted
 from genmnist.models import MODELS, get_model_class, make_config
+from genmnist.precision import PRECISIONS, resolve_precision
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
-from genmnist.train import TrainConfig, fit
+from genmnist.train import Reporter, TrainConfig, fit
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
 
@@ -36,6 +41,17 @@ def new_run_dir(out: Path, name: str | None, model: str) -> Path:
     return run
 
 
+def load_splits(tcfg: TrainConfig, info: DistInfo):
+    """The train and test splits; under torchrun each node's local rank 0 reads (or downloads)
+    MNIST first, so that no two processes download into the same folder."""
+    first = info.local_rank == 0
+    splits = (load_mnist("train", tcfg.data_dir).head(tcfg.subset),
+              load_mnist("test", tcfg.data_dir)) if first else None
+    distributed.barrier(info)
+    return splits or (load_mnist("train", tcfg.data_dir).head(tcfg.subset),
+                      load_mnist("test", tcfg.data_dir))
+
+
 RUN_OPTIONS = ("--batch-size", "--lr", "--latent-dim", "--beta", "--seed", "--subset", "--name",
                "--out")
 
@@ -49,8 +65,8 @@ def train(
                                help="Passes over the training images; with --resume, the total "
                                     "to reach [default: 10; with --resume, the run's own]."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", show_default=False,
-                                   help="Images per step [default: the model's, 128 for VAEs, "
-                                        "64 for WGAN]."),
+                                   help="Images per step, over all processes under torchrun "
+                                        "[default: the model's, 128 for VAEs, 64 for WGAN]."),
     lr: float = typer.Option(None, "--lr", show_default=False,
                              help="Learning rate for every player [default: each model's paper "
                                   "value, 1e-3 for VAEs]."),
@@ -65,6 +81,10 @@ def train(
                              help="Seed for weights, shuffling and noise [default: 0]."),
     device: str = device_option(),
     threads: int = threads_option(),
+    precision: str = typer.Option(None, "--precision", show_default=False,
+                                  help="Arithmetic of the forward pass: auto, bf16, fp16 or fp32 "
+                                       "[default: auto = bf16 on CUDA GPUs that have it, else "
+                                       "fp32; with --resume, the run's own]."),
     out: Path = typer.Option(None, "--out", "-o", show_default=False,
                              help=f"Folder that holds run folders [default: {RUNS_DIR}]."),
     name: str = typer.Option(None, "--name", show_default=False,
@@ -78,7 +98,8 @@ def train(
                                 help="Continue the run in this folder (or its checkpoint.pt) "
                                      "from its last checkpoint -- weights, optimizer, epoch, "
                                      "RNG -- ending as if never stopped. Only --epochs, "
-                                     "--device, --threads and --data-dir may be given with it."),
+                                     "--device, --threads, --precision and --data-dir may be "
+                                     "given with it."),
 ) -> None:
     """Train MODEL on MNIST; write a run folder with checkpoint, config, metrics and grids.
 
@@ -86,6 +107,10 @@ def train(
     other command rebuilds the model from it), config.json, metrics.jsonl (one line per
     epoch, with the test-set loss) and samples/epoch_NNN.png. Ctrl-C saves a checkpoint after
     the current batch; `genmnist train --resume RUN` continues from it.
+
+    On several GPUs or processes: `torchrun --nproc_per_node=N -m genmnist train MODEL ...`
+    (--batch-size is then the global batch, split across the N processes; see
+    docs/distributed.md).
     """
     positive("--epochs", epochs)
     positive("--batch-size", batch_size)
@@ -100,49 +125,88 @@ def train(
             if value is not None:
                 raise GenmnistError(f"{flag} cannot be given with --resume: the run continues "
                                     "as it was started (start a new run to change it)")
-        tcfg, model_config, ckpt, run_dir = plan_resume(
-            resume, model.value if model else None, epochs,
-            str(data_dir) if data_dir else None)
-        name_ = tcfg.model
-    else:
-        if model is None:
-            raise GenmnistError(f"give the MODEL to train ({', '.join(MODELS)}), or --resume "
-                                "RUN to continue a run")
-        name_, ckpt = model.value, None
-        model_config = make_config(name_, {"latent_dim": latent_dim, "beta": beta})
-    cls = get_model_class(name_)
-    dev = resolve_device(device)
-    n_threads = choose_threads(threads, cls.cpu_threads)
-    if ckpt is None:
-        run_dir = new_run_dir(out or RUNS_DIR, name, name_)
-        tcfg = TrainConfig(model=name_, epochs=epochs or 10,
-                           batch_size=batch_size or cls.default_batch_size, lr=lr,
-                           seed=seed or 0, subset=subset,
-                           data_dir=str(data_dir) if data_dir else None)
-    tcfg.device, tcfg.threads = str(dev), n_threads
-    train_split = load_mnist("train", tcfg.data_dir).head(tcfg.subset)
-    test_split = load_mnist("test", tcfg.data_dir)
+    elif model is None:
+        raise GenmnistError(f"give the MODEL to train ({', '.join(MODELS)}), or --resume "
+                            "RUN to continue a run")
+    if precision is not None and precision.lower() not in PRECISIONS:
+        raise GenmnistError(f"unknown --precision {precision!r}; use one of: "
+                            f"{', '.join(PRECISIONS)}")
+    info = distributed.from_env()  # torchrun's ranks; a single process without it
+    dev = distributed.setup(info, resolve_device(device))
+    try:
+        if resume is not None:  # rank 0 reads the run and hands it to the others
+            tcfg, model_config, ckpt, run_dir = distributed.on_main(info, lambda: plan_resume(
+                resume, model.value if model else None, epochs,
+                str(data_dir) if data_dir else None))
+            precision = precision or tcfg.precision
+        else:
+            ckpt = None
+            model_config = make_config(model.value, {"latent_dim": latent_dim, "beta": beta})
+            run_dir = distributed.on_main(info, lambda: new_run_dir(out or RUNS_DIR, name,
+                                                                   model.value))
+            tcfg = TrainConfig(model=model.value, epochs=epochs or 10,
+                               batch_size=batch_size or get_model_class(model.value)
+                               .default_batch_size, lr=lr, seed=seed or 0, subset=subset,
+                               data_dir=str(data_dir) if data_dir else None)
+        _train(tcfg, model_config, ckpt, run_dir, dev, info, threads,
+               resolve_precision(precision, dev))
+    finally:
+        distributed.teardown()
+
+
+def _train(tcfg: TrainConfig, model_config, ckpt, run_dir: Path, dev, info: DistInfo,
+           threads: int | None, precision: str) -> None:
+    """Train on this process's device and report (rank 0 only under torchrun)."""
+    cls = get_model_class(tcfg.model)
+    # Under torchrun on CPU the local processes share the cores instead of each taking all.
+    n_threads = choose_threads(threads, min(cls.cpu_threads,
+                                            distributed.default_threads(info) or cls.cpu_threads))
+    tcfg.device, tcfg.threads, tcfg.precision = str(dev), n_threads, precision
+    with distributed.reported_once(info):
+        if tcfg.batch_size < info.world:
+            raise GenmnistError(f"--batch-size {tcfg.batch_size} cannot be split across "
+                                f"{info.world} processes; it is the global batch, give at "
+                                f"least {info.world}")
+    train_split, test_split = load_splits(tcfg, info)
+    out = console if info.is_main else Console(quiet=True)
     start = f"-> {run_dir}"
     if ckpt is not None:
         part = ckpt.get("partial")
         start = (f"resuming {run_dir} at epoch {part['epoch']} batch {part['batch'] + 1}" if part
                  else f"resuming {run_dir} at epoch {ckpt['epoch'] + 1}")
-    console.print(f"[bold]{name_}[/] on {len(train_split)} images, device {dev}"
-                  f"{f', {n_threads} threads' if dev.type == 'cpu' else ''}, "
-                  f"batch {tcfg.batch_size}, {tcfg.epochs} epochs {start}")
+    where = f"device {dev}" if not info.enabled else \
+        f"{info.world} processes ({dev.type}, {distributed.backend()})"
+    per = min(tcfg.batch_size, len(train_split)) // info.world
+    split = f" ({per} per process)" if info.enabled else ""
+    out.print(f"[bold]{tcfg.model}[/] on {len(train_split)} images, {where}"
+              f"{f', {n_threads} threads' if dev.type == 'cpu' else ''}, {precision}, "
+              f"batch {tcfg.batch_size}{split}, {tcfg.epochs} epochs {start}")
     t0 = time.perf_counter()
+    shown = RichReporter(out) if info.is_main else contextlib.nullcontext(Reporter())
     try:
-        with RichReporter(console) as reporter:
+        with shown as reporter:
             result = fit(tcfg, model_config, train_split, test_split, run_dir, dev, reporter,
-                         resume=ckpt)
-    except TrainingInterrupted as stop:
-        sys.stderr.write(f"genmnist: interrupted {stop.where}, checkpoint saved; resume with: "
-                         f"genmnist train {name_} --resume {shlex.quote(str(run_dir))}\n")
+                         resume=ckpt, info=info)
+    except TrainingInterrupted as stop:  # every rank stops at the same batch
+        if info.is_main:
+            sys.stderr.write(f"genmnist: interrupted {stop.where}, checkpoint saved; resume "
+                             f"with: {resume_command(tcfg.model, run_dir, info)}\n")
+            sys.stderr.flush()
+        distributed.barrier(info)  # torchrun stops the rest when one exits: rank 0 goes first
         raise typer.Exit(130) from None
+    if not info.is_main:
+        return
     if result.note:
-        console.print(result.note)
+        out.print(result.note)
     last = result.history[-1]
     test = "; test " + "  ".join(f"{k} {v:.4g}" for k, v in last["test"].items())
-    console.print(f"done in {time.perf_counter() - t0:.1f}s{test}")
-    console.print(f"checkpoint: {result.checkpoint}\nnext: genmnist generate --checkpoint "
-                  f"{result.run_dir} --n 10000")
+    out.print(f"done in {time.perf_counter() - t0:.1f}s{test}")
+    out.print(f"checkpoint: {result.checkpoint}\nnext: genmnist generate --checkpoint "
+              f"{result.run_dir} --n 10000")
+
+
+def resume_command(model: str, run_dir: Path, info: DistInfo) -> str:
+    """The command that continues this run, launched the way this one was."""
+    launch = "genmnist" if not info.enabled else \
+        f"torchrun --nproc_per_node={info.local_world} -m genmnist"
+    return f"{launch} train {model} --resume {shlex.quote(str(run_dir))}"
