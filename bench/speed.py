@@ -1,6 +1,6 @@
 """Speed benchmark: genmnist against the plain PyTorch loop and against the hardware.
 
-    python bench/speed.py               # full run (~6-10 min on a 2-core CPU)
+    python bench/speed.py               # full run (~10-15 min on a 2-core CPU)
     python bench/speed.py --quick       # a smoke run with small sizes
 
 Prints one table per section (markdown, ready for docs/performance.md):
@@ -10,7 +10,12 @@ Prints one table per section (markdown, ready for docs/performance.md):
      torchvision MNIST with ToTensor, default threads, batch 128), and against the rate the
      hardware allows for its operations (its GEMMs timed alone at the same shapes);
   3. wall seconds of `genmnist generate --n 10000`, start-up included;
-  4. wall seconds of `genmnist fid` (if the scoring commands are installed).
+  4. wall seconds of `genmnist fid` on 10000 samples in the MNIST feature space, and of its
+     Inception path (reference statistics cached) against `python -m pytorch_fid` on the same
+     folders. No real Inception weights are needed to time it: a random-weight file of the same
+     network goes into a temporary torch hub cache that both programs read.
+genmnist's parts run as the CLI does, with OMP_WAIT_POLICY=PASSIVE; the reference loop runs in
+a subprocess with the environment a user has (the policy unset, default threads).
 Set GENMNIST_DATA to the MNIST folder (default ../shared/data).
 """
 
@@ -25,18 +30,20 @@ import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+os.environ.setdefault("GENMNIST_DATA", str(REPO.parent / "shared" / "data"))
+REFERENCE_MODE = "--reference-loop" in sys.argv
+if not REFERENCE_MODE:
+    import genmnist  # noqa: F401  (first, as in the CLI: picks OpenMP's wait policy)
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-os.environ.setdefault("GENMNIST_DATA", str(REPO.parent / "shared" / "data"))
-DEFAULT_THREADS = torch.get_num_threads()
-
-from genmnist.data import load_mnist  # noqa: E402
-from genmnist.models import MODELS, build_model, make_config  # noqa: E402
-from genmnist.train import TrainConfig, fit, make_optimizer  # noqa: E402
+from genmnist.data import load_mnist
+from genmnist.models import MODELS, build_model, make_config
+from genmnist.train import TrainConfig, fit, make_optimizer
 
 
 def machine() -> str:
@@ -116,7 +123,6 @@ def reference_loop(data_dir: str, batches: int) -> float:
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    torch.set_num_threads(DEFAULT_THREADS)
     torch.manual_seed(0)
     ds = datasets.MNIST(data_dir, train=True, download=False, transform=transforms.ToTensor())
     loader = DataLoader(ds, batch_size=128, shuffle=True)
@@ -136,6 +142,14 @@ def reference_loop(data_dir: str, batches: int) -> float:
         if i == 5 + batches:
             break
     return n / (time.perf_counter() - t)
+
+
+def reference_in_subprocess(batches: int) -> tuple[float, int]:
+    """(images/s, threads) of the reference loop in a fresh process with the user's defaults."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, __file__, "--reference-loop", str(batches)], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), int(out[1])
 
 
 def vae_flops_per_image(hidden=400, latent=20) -> int:
@@ -178,22 +192,50 @@ def wall(cmd: list[str], cwd: Path) -> float:
     return dt
 
 
+def random_inception_weights(torch_home: Path) -> Path:
+    """pytorch-fid's FID Inception with random weights, saved where both pytorch-fid and
+    genmnist look (torch hub's checkpoints folder). Timing needs the network, not its weights."""
+    import pytorch_fid.inception as pfi
+
+    from genmnist.metrics.inception import WEIGHTS_FILE
+
+    built, original, loader = {}, pfi._inception_v3, pfi.load_state_dict_from_url
+    pfi._inception_v3 = lambda *a, **k: built.setdefault("net", original(*a, **k))
+    pfi.load_state_dict_from_url = lambda *a, **k: built["net"].state_dict()
+    try:
+        torch.manual_seed(0)
+        pfi.fid_inception_v3()
+    finally:
+        pfi._inception_v3, pfi.load_state_dict_from_url = original, loader
+    path = torch_home / "hub" / "checkpoints" / WEIGHTS_FILE
+    path.parent.mkdir(parents=True)
+    torch.save(built["net"].state_dict(), path)
+    return path
+
+
 def main() -> None:
+    if REFERENCE_MODE:  # child process: print "images/s threads" of the reference loop
+        ips = reference_loop(os.environ["GENMNIST_DATA"], int(sys.argv[-1]))
+        print(ips, torch.get_num_threads())
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--models", nargs="*", default=sorted(MODELS))
+    ap.add_argument("--inception-n", type=int, default=200,
+                    help="images per folder for the Inception timing (~0.35 s/image/core)")
     args = ap.parse_args()
     data_dir = os.environ["GENMNIST_DATA"]
     batches = 10 if args.quick else 40
     train, test = load_mnist("train", data_dir), load_mnist("test", data_dir)
-    print(f"# genmnist speed benchmark\n\nmachine: {machine()}\n")
+    print(f"# genmnist speed benchmark\n\nmachine: {machine()}; OMP_WAIT_POLICY: "
+          f"{os.environ.get('OMP_WAIT_POLICY', 'unset (spinning; the machine was idle)')}\n")
 
     print("## 1. Training throughput (images/s, trainer inner step)\n")
     print("Best of 3 rounds, 1 and 2 threads alternating, so a passing load hits both alike.\n")
     rows = []
     for name in args.models:
         r1 = r2 = 0.0
-        for _ in range(3):
+        for _ in range(1 if args.quick else 3):
             r1 = max(r1, steps_per_sec(name, train.images, train.labels, 1, batches))
             r2 = max(r2, steps_per_sec(name, train.images, train.labels, 2, batches))
         rows.append([name, f"{r1:.0f}", f"{r2:.0f}", f"{r2 / r1:.2f}",
@@ -201,29 +243,28 @@ def main() -> None:
     print(table(["model", "1 thread", "2 threads", "2 vs 1", "cpu_threads default"], rows))
 
     print("\n## 2. vae against the reference loop and the hardware\n")
-    ref = reference_loop(data_dir, batches * 3)
+    ref, ref_threads = reference_in_subprocess(batches * 5)
     sub = train.head(12800) if args.quick else train
     epochs = {n: real_epoch(n, sub, test, MODELS[n].cpu_threads) for n in ("vae", "cvae")}
-    vae_ips = epochs["vae"]["images_per_sec"]
-    hw_ips, hw_gflops = vae_hardware_rate(MODELS["vae"].cpu_threads)
+    vae_ips, vt = epochs["vae"]["images_per_sec"], MODELS["vae"].cpu_threads
+    hw_ips, hw_gflops = vae_hardware_rate(vt)
     fpi = vae_flops_per_image()
     print(table(["what", "images/s", "epoch of 60000 (s)", "note"], [
-        ["reference loop (DataLoader+ToTensor, "
-         f"{DEFAULT_THREADS} threads, batch 128)", f"{ref:.0f}", f"{60000 / ref:.1f}",
-         f"{batches * 3} batches timed"],
-        [f"genmnist vae ({MODELS['vae'].cpu_threads} thread)", f"{vae_ips:.0f}",
-         f"{60000 / vae_ips:.1f}", f"{vae_ips / ref:.1f}x the reference"],
-        ["hardware rate for vae's GEMMs", f"{hw_ips:.0f}", f"{60000 / hw_ips:.1f}",
-         f"{fpi / 1e6:.2f} MFLOP/image at {hw_gflops:.1f} GFLOP/s; "
-         f"vae runs at {vae_ips / hw_ips:.0%} of it"],
+        [f"reference loop (DataLoader+ToTensor, {ref_threads} threads, batch 128)",
+         f"{ref:.0f}", f"{60000 / ref:.1f}", f"{batches * 5} batches timed"],
+        [f"genmnist vae ({vt} threads, batch 128)", f"{vae_ips:.0f}", f"{60000 / vae_ips:.1f}",
+         f"{vae_ips / ref:.1f}x the reference; one full epoch via fit"],
+        [f"hardware rate for vae's GEMMs ({vt} threads)", f"{hw_ips:.0f}",
+         f"{60000 / hw_ips:.1f}", f"{fpi / 1e6:.2f} MFLOP/image at {hw_gflops:.1f} GFLOP/s; "
+         f"vae runs at {vae_ips / hw_ips:.0%} of it; the bound is {hw_ips / ref:.1f}x the "
+         "reference"],
         [f"genmnist cvae ({MODELS['cvae'].cpu_threads} threads)",
          f"{epochs['cvae']['images_per_sec']:.0f}",
-         f"{60000 / epochs['cvae']['images_per_sec']:.1f}", "conv VAE, full epoch via fit"],
+         f"{60000 / epochs['cvae']['images_per_sec']:.1f}", "one full epoch via fit"],
     ]))
 
     print("\n## 3./4. Commands, wall seconds (start-up included)\n")
     exe = str(Path(sys.executable).with_name("genmnist"))
-    env_note = []
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         n = 1000 if args.quick else 10000
@@ -231,17 +272,36 @@ def main() -> None:
                         "--name", "c", "--out", "runs"], cwd=d, check=True, capture_output=True)
         rows = [[f"genmnist generate --n {n} (cvae)",
                  f"{wall([exe, 'generate', '-c', 'runs/c', '--n', str(n)], d):.2f}"]]
-        try:
-            import genmnist.metrics  # noqa: F401  (present once the scoring commands exist)
-        except ImportError:
-            env_note.append("fid: genmnist.metrics is not installed in this build; skipped")
-        else:
-            fid = [exe, "fid", "samples", "mnist-test", "--features", "mnist"]
-            rows.append([f"genmnist fid samples/ mnist-test --features mnist (n={n})",
-                         f"{wall(fid, d):.2f}"])
+        fid = [exe, "fid", "samples", "mnist-test", "--features", "mnist"]
+        wall(fid, d)  # first call builds the cached mnist-test statistics
+        rows.append([f"genmnist fid samples/ mnist-test --features mnist (n={n}, cached "
+                     "reference)", f"{wall(fid, d):.2f}"])
+
+        # Inception: both programs read the same random-weight file from torch hub's cache.
+        k = 50 if args.quick else args.inception_n
+        env = {**os.environ, "TORCH_HOME": str(d / "torch")}
+        random_inception_weights(d / "torch")
+        subprocess.run([exe, "generate", "-c", "runs/c", "--n", str(k), "--out", "a",
+                        "--seed", "1"], cwd=d, check=True, capture_output=True)
+        subprocess.run([exe, "data", "export", "b", "--split", "test", "--n", str(k)],
+                       cwd=d, check=True, capture_output=True)
+        subprocess.run([exe, "fid", "b", "a", "--features", "inception", "--metrics", "fid",
+                        "--save-stats", "b.npz"], cwd=d, env=env, check=True,
+                       capture_output=True)
+
+        def timed(cmd):
+            t = time.perf_counter()
+            subprocess.run(cmd, cwd=d, env=env, check=True, capture_output=True)
+            return time.perf_counter() - t
+
+        pf = timed([sys.executable, "-m", "pytorch_fid", "a", "b", "--device", "cpu"])
+        g2 = timed([exe, "fid", "a", "b", "--features", "inception", "--metrics", "fid"])
+        g1 = timed([exe, "fid", "a", "b.npz", "--features", "inception", "--metrics", "fid"])
+        rows += [[f"python -m pytorch_fid a/ b/ ({k} + {k} images, Inception)", f"{pf:.1f}"],
+                 [f"genmnist fid a/ b/ --features inception ({k} + {k} images)", f"{g2:.1f}"],
+                 [f"genmnist fid a/ b.npz --features inception ({k} images, reference "
+                  "statistics cached)", f"{g1:.1f}"]]
     print(table(["command", "seconds"], rows))
-    for line in env_note:
-        print(f"\n{line}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,8 @@
 """genmnist: train, sample, reconstruct, interpolate and score generative models on MNIST."""
 
-import os
+from genmnist._omp import choose_wait_policy
 
-# OpenMP threads that spin while waiting collapse when the cores are shared: on a busy 2-core
-# machine a 2-thread cvae step ran 5x slower than a 1-thread one with the default (active) wait
-# policy, and only 1.2x slower with PASSIVE (bench/speed.py). Set before torch loads libgomp;
-# a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before anything imports torch: spinning OpenMP threads collapse on a busy CPU (see _omp.py).
+choose_wait_policy()
 
 __version__ = "0.1.0"

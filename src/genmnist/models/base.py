@@ -41,7 +41,9 @@ class GenerativeModel(nn.Module):
     conditional: ClassVar[bool] = False  # takes digit labels y
     has_encoder: ClassVar[bool] = False  # encode/decode exist, so reconstruct works
     default_batch_size: ClassVar[int] = 128
-    cpu_threads: ClassVar[int] = 2  # measured best intra-op threads on a small CPU (bench/)
+    # Intra-op threads on a CPU: 2 ran every model 1.33-1.50x faster than 1 on a quiet 2-core
+    # machine (bench/speed.py, docs/performance.md). A model can lower it if it measures so.
+    cpu_threads: ClassVar[int] = 2
     sampling_note: ClassVar[str] = ""  # said by `generate`, e.g. how the AE samples
 
     def __init__(self, config: Any):

@@ -68,7 +68,6 @@ class DCGAN(GANBase):
     name = "dcgan"
     config_class = DCGANConfig
     default_batch_size = 128
-    cpu_threads = 1  # measured: 2 threads were slower on a shared 2-core CPU (docs/models-gan.md)
 
     def optimizer_spec(self, player):
         return OptimizerSpec("adam", 2e-4, (0.5, 0.999))  # the paper's; --lr overrides

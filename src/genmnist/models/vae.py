@@ -62,7 +62,6 @@ class VAE(VAEBase):
 
     name = "vae"
     config_class = VAEConfig
-    cpu_threads = 1  # its matmuls are too small to split across threads
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)

@@ -48,7 +48,6 @@ class VAEGAN(GenerativeModel):
     players = ("encoder", "decoder", "discriminator")
     has_encoder = True
     default_batch_size = 64
-    cpu_threads = 1
 
     def __init__(self, config: VAEGANConfig):
         super().__init__(config)

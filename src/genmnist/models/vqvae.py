@@ -51,7 +51,6 @@ class VQVAE(GenerativeModel):
     name = "vqvae"
     config_class = VQVAEConfig
     has_encoder = True
-    cpu_threads = 1
 
     def __init__(self, config: VQVAEConfig):
         super().__init__(config)
