@@ -25,7 +25,7 @@ from genmnist.benchmark import (
     run_benchmark,
 )
 from genmnist.cli import app
-from genmnist.cli.common import console, device_option, positive, threads_option
+from genmnist.cli.common import console, data_dir_option, device_option, positive, threads_option
 from genmnist.models import MODELS
 from genmnist.report import markdown_table, verdict, write_report
 from genmnist.runtime import resolve_device
@@ -110,9 +110,7 @@ def benchmark(
                                help="Train on the first N training images only (quick checks)."),
     force: bool = typer.Option(False, "--force",
                                help="Discard a report in --out made with other settings."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False,
-                                  help="MNIST folder [default: $GENMNIST_DATA, else "
-                                       "~/.cache/genmnist/data]."),
+    data_dir: Path = data_dir_option(),
     device: str = device_option(),
     threads: int = threads_option(),
 ) -> None:

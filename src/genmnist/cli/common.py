@@ -25,6 +25,11 @@ def device_option():
     return typer.Option("auto", "--device", help=DEVICE_HELP)
 
 
+def data_dir_option(what: str = "MNIST folder (torchvision layout)"):
+    return typer.Option(None, "--data-dir", show_default=False,
+                        help=f"{what} [default: $GENMNIST_DATA, else ~/.cache/genmnist/data].")
+
+
 def threads_option():
     return typer.Option(None, "--threads", min=1, help=THREADS_HELP, show_default=False)
 

@@ -15,15 +15,12 @@ import torch
 import typer
 
 from genmnist.cli import app
-from genmnist.cli.common import console, positive
+from genmnist.cli.common import console, data_dir_option, positive
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.images import prepare_output_folder, write_pngs
 from genmnist.metrics import classifier as clf
 from genmnist.runtime import choose_threads
-
-DATA_DIR_HELP = "MNIST folder (torchvision layout) [default: $GENMNIST_DATA, else " \
-                "~/.cache/genmnist/data]."
 
 data_app = typer.Typer(help="MNIST as image folders, and the classifier behind --features mnist.",
                        no_args_is_help=True)
@@ -43,7 +40,7 @@ def export(
                           help="Export the first N images [default: the whole split, 10000 "
                                "for test, 60000 for train]."),
     force: bool = typer.Option(False, "--force", help="Replace images already in OUT."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False, help=DATA_DIR_HELP),
+    data_dir: Path = data_dir_option(),
 ) -> None:
     """Write MNIST images as 28x28 grayscale PNGs (00000.png, ...), as `generate` writes them."""
     positive("--n", n)
@@ -70,7 +67,7 @@ def train_classifier(
     subset: int = typer.Option(None, "--subset", show_default=False,
                                help="Train on the first N training images only (quick checks)."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False, help=DATA_DIR_HELP),
+    data_dir: Path = data_dir_option(),
 ) -> None:
     """Train the MNIST classifier behind `fid --features mnist` and report its test accuracy.
 

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from genmnist.cli import app
-from genmnist.cli.common import console, device_option, err_console
+from genmnist.cli.common import console, data_dir_option, device_option, err_console
 from genmnist.metrics.features import feature_space
 from genmnist.metrics.reference import check_npz_target, save_npz
 from genmnist.metrics.score import METRICS, load_source, parse_metrics, score
@@ -91,9 +91,7 @@ def fid(
     classifier: Path = typer.Option(None, "--classifier", show_default=False,
                                     help="MNIST classifier weights [default: the file shipped "
                                          "with genmnist]."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False,
-                                  help="MNIST folder for named references [default: "
-                                       "$GENMNIST_DATA, else ~/.cache/genmnist/data]."),
+    data_dir: Path = data_dir_option("MNIST folder for named references"),
     device: str = device_option(),
     threads: int = typer.Option(None, "--threads", min=1, show_default=False,
                                 help="CPU threads for torch [default: $GENMNIST_THREADS, else 1 "

@@ -11,6 +11,7 @@ from genmnist.cli import app
 from genmnist.cli.common import (
     checkpoint_option,
     console,
+    data_dir_option,
     device_option,
     open_model,
     positive,
@@ -48,9 +49,7 @@ def latent(
                              help="Folder for latent_scatter.png and latent_manifold.png."),
     force: bool = typer.Option(False, "--force", help="Overwrite those pictures if they exist."),
     seed: int = typer.Option(0, "--seed", help="Seed for t-SNE and the strip plot's jitter."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False,
-                                  help="MNIST folder [default: $GENMNIST_DATA, else "
-                                       "~/.cache/genmnist/data]."),
+    data_dir: Path = data_dir_option(),
     device: str = device_option(),
     threads: int = threads_option(),
 ) -> None:

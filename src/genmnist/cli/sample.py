@@ -15,6 +15,7 @@ from genmnist.cli import app
 from genmnist.cli.common import (
     checkpoint_option,
     console,
+    data_dir_option,
     device_option,
     open_model,
     positive,
@@ -31,8 +32,6 @@ from genmnist.sampling import (
     reconstruct,
     require_encoder,
 )
-
-DATA_DIR_HELP = "MNIST folder [default: $GENMNIST_DATA, else ~/.cache/genmnist/data]."
 
 
 def default_workers(n: int) -> int:
@@ -120,7 +119,7 @@ def reconstruct_cmd(
     out: Path = typer.Option(Path("reconstruction.png"), "--out", "-o",
                              help="Picture: rows of test images over their reconstructions."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False, help=DATA_DIR_HELP),
+    data_dir: Path = data_dir_option(),
     device: str = device_option(),
     threads: int = threads_option(),
 ) -> None:
@@ -191,7 +190,7 @@ def interpolate_cmd(
     out: Path = typer.Option(Path("interpolation.png"), "--out", "-o",
                              help="Picture: image A, the decoded path, image B."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False, help=DATA_DIR_HELP),
+    data_dir: Path = data_dir_option(),
     device: str = device_option(),
     threads: int = threads_option(),
 ) -> None:

@@ -14,7 +14,14 @@ from rich.console import Console
 
 from genmnist import distributed
 from genmnist.cli import app
-from genmnist.cli.common import RUNS_DIR, console, device_option, positive, threads_option
+from genmnist.cli.common import (
+    RUNS_DIR,
+    console,
+    data_dir_option,
+    device_option,
+    positive,
+    threads_option,
+)
 from genmnist.cli.progress import RichReporter
 from genmnist.data import load_mnist
 from genmnist.distributed import DistInfo
@@ -89,9 +96,7 @@ def train(
                              help=f"Folder that holds run folders [default: {RUNS_DIR}]."),
     name: str = typer.Option(None, "--name", show_default=False,
                              help="Run folder name [default: MODEL-YYYYmmdd-HHMMSS]."),
-    data_dir: Path = typer.Option(None, "--data-dir", show_default=False,
-                                  help="MNIST folder (torchvision layout) [default: "
-                                       "$GENMNIST_DATA, else ~/.cache/genmnist/data]."),
+    data_dir: Path = data_dir_option(),
     subset: int = typer.Option(None, "--subset", show_default=False,
                                help="Train on the first N training images only (quick checks)."),
     resume: Path = typer.Option(None, "--resume", show_default=False,
