@@ -125,11 +125,10 @@ def test_user_errors_are_one_line(in_tmp):
     assert (in_tmp / "mine" / "notes.txt").read_text() == "keep me"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("genmnist.metrics") is not None,
-                    reason="the scoring package is installed")
-def test_without_the_scoring_package_it_stops_before_training(in_tmp):
-    assert_clean_error(cli("benchmark", "--models", "vae", "--n", "10"), "needs genmnist.metrics")
-    assert not (in_tmp / "benchmark").exists()
+def test_unknown_feature_space_stops_before_training(in_tmp):
+    assert_clean_error(cli("benchmark", "--models", "vae", "--n", "10", "--features", "pixels"),
+                       "unknown --features")
+    assert not (in_tmp / "benchmark" / "runs").exists()
 
 
 def test_parse_models():

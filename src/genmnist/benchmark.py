@@ -111,11 +111,8 @@ def _scoring_context(features: str, device: str, data_dir: str | None):
 
 def check_scoring(features: str) -> None:
     """Fail before hours of training, not after, when the scores cannot be computed."""
-    try:
-        from genmnist.metrics.features import SPACES
-    except ImportError as e:
-        raise GenmnistError("benchmark needs genmnist.metrics (the scoring package) to score "
-                            "samples, and this genmnist does not have it") from e
+    from genmnist.metrics.features import SPACES
+
     if features not in SPACES:
         raise GenmnistError(f"unknown --features {features!r}; use one of: {', '.join(SPACES)}")
 
