@@ -23,3 +23,11 @@ def assert_clean_error(result, *fragments: str) -> None:
     assert "Traceback" not in result.output + err
     for f in fragments:
         assert f in err, (f, err)
+
+
+def tiny_vae_run(root):
+    """Train a one-epoch vae on 64 images into ROOT/vae (a cheap real run for error tests)."""
+    r = cli("train", "vae", "--epochs", "1", "--subset", "64", "--batch-size", "32",
+            "--out", root, "--name", "vae", "--device", "cpu", "--latent-dim", "4")
+    assert r.exit_code == 0, r.stderr
+    return root / "vae"

@@ -13,16 +13,12 @@ import torch
 from PIL import Image
 
 from genmnist.data import RAW_FILES
-from helpers import assert_clean_error, cli
+from helpers import assert_clean_error, cli, tiny_vae_run
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    r = cli("train", "vae", "--epochs", "1", "--subset", "64", "--batch-size", "32",
-            "--out", root, "--name", "vae", "--device", "cpu", "--latent-dim", "4")
-    assert r.exit_code == 0, r.stderr
-    return root / "vae"
+    return tiny_vae_run(tmp_path_factory.mktemp("runs"))
 
 
 @pytest.mark.parametrize("args, fragment", [

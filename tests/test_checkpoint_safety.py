@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from genmnist.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint
-from helpers import assert_clean_error, cli
+from helpers import assert_clean_error, cli, tiny_vae_run
 
 READERS = {  # every command that reads a checkpoint, with an output of its own
     "generate": lambda ckpt, out: ["generate", "-c", ckpt, "--n", "3", "--out", out / "s"],
@@ -24,11 +24,7 @@ READERS = {  # every command that reads a checkpoint, with an output of its own
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    r = cli("train", "vae", "--epochs", "1", "--subset", "64", "--batch-size", "32",
-            "--out", root, "--name", "vae", "--device", "cpu", "--latent-dim", "4")
-    assert r.exit_code == 0, r.stderr
-    return root / "vae" / "checkpoint.pt"
+    return tiny_vae_run(tmp_path_factory.mktemp("runs")) / "checkpoint.pt"
 
 
 class RunsCode:
