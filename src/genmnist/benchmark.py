@@ -34,6 +34,7 @@ from genmnist.data import Split, load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.images import save_grid
 from genmnist.models import MODELS, get_model_class, make_config
+from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads
 from genmnist.train import Reporter, TrainConfig, fit
 
@@ -53,7 +54,7 @@ COMPARABLE = ("epochs", "n", "features", "seed", "subset")
 @dataclass
 class BenchmarkConfig:
     models: list[str] = field(default_factory=lambda: list(MODELS))
-    epochs: int = 10
+    epochs: int | None = None  # None: each model's default recipe (genmnist.recipes)
     n: int = 10000
     features: str = "mnist"
     out: Path = Path("benchmark")
@@ -238,11 +239,13 @@ def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scor
         reporter.message(f"{name}: restarting, its earlier run did not finish")
         shutil.rmtree(run_dir)
     threads = choose_threads(cfg.threads, cls.cpu_threads)
-    tcfg = TrainConfig(model=name, epochs=cfg.epochs, batch_size=cls.default_batch_size,
+    recipe = recipe_for(name)
+    epochs = cfg.epochs or recipe.epochs
+    tcfg = TrainConfig(model=name, epochs=epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                        seed=cfg.seed, device=str(dev), subset=cfg.subset,
                        eval_size=cfg.eval_size, threads=threads, data_dir=cfg.data_dir)
     t0 = time.perf_counter()
-    result = fit(tcfg, make_config(name), train, test, run_dir, dev, reporter)
+    result = fit(tcfg, make_config(name, recipe.model), train, test, run_dir, dev, reporter)
     train_seconds = time.perf_counter() - t0
     if result.note:
         reporter.message(f"{name}: {result.note}")
@@ -252,7 +255,7 @@ def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scor
     images = draw_samples(model, cfg.n, cfg.seed, cfg.sample_batch, reporter.advance)
     sample_seconds = time.perf_counter() - t0
     row = {"model": name, "kind": "model", "params": sum(p.numel() for p in model.parameters()),
-           "epochs": cfg.epochs, "train_images": len(train),
+           "epochs": epochs, "train_images": len(train),
            "train_seconds": round(train_seconds, 3), "sample_seconds": round(sample_seconds, 3),
            "n": cfg.n, "features": cfg.features, "device": str(dev), "threads": threads,
            **_score(name, images, cfg, scorer, reporter, dev), **_final_losses(result.history)}
@@ -292,7 +295,7 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
     `scorer` defaults to `score_samples` (the scoring package); tests pass their own.
     """
     reporter = reporter or BenchmarkReporter()
-    if cfg.n < 1 or cfg.epochs < 1:
+    if cfg.n < 1 or (cfg.epochs is not None and cfg.epochs < 1):
         raise GenmnistError("--n and --epochs must be at least 1")
     discard = check_out(cfg, force)
     if scorer is None:
@@ -330,7 +333,8 @@ def command_line(cfg: BenchmarkConfig) -> str:
     parts = ["genmnist benchmark"]
     if cfg.models != list(MODELS):
         parts.append(f"--models {','.join(cfg.models)}")
-    parts += [f"--epochs {cfg.epochs}", f"--n {cfg.n}", f"--features {cfg.features}",
+    parts += [f"--epochs {cfg.epochs}"] if cfg.epochs else []
+    parts += [f"--n {cfg.n}", f"--features {cfg.features}",
               f"--seed {cfg.seed}"]
     if cfg.subset:
         parts.append(f"--subset {cfg.subset}")

@@ -98,7 +98,9 @@ def benchmark(
     models: list[str] = typer.Option(None, "--models", "-m", show_default=False,
                                      help="Models to compare, comma-separated or repeated "
                                           f"[default: all: {','.join(MODELS)}]."),
-    epochs: int = typer.Option(10, "--epochs", "-e", help="Training epochs for every model."),
+    epochs: int = typer.Option(None, "--epochs", "-e", show_default=False,
+                               help="Training epochs for every model [default: each model's "
+                                    "own recipe, genmnist.recipes]."),
     n: int = typer.Option(10000, "--n", "-n", help="Samples drawn and scored per model."),
     features: str = typer.Option("mnist", "--features",
                                  help="Feature space the metrics compare in (see `genmnist fid "
@@ -128,7 +130,8 @@ def benchmark(
     cfg = BenchmarkConfig(models=parse_models(models), epochs=epochs, n=n, features=features,
                           out=out, seed=seed, device=str(dev), subset=subset, threads=threads,
                           data_dir=str(data_dir) if data_dir else None)
-    console.print(f"benchmark of {', '.join(cfg.models)}: {epochs} epoch{'s' * (epochs > 1)}, "
+    budget = f"{epochs} epoch{'s' * (epochs > 1)}" if epochs else "default recipes"
+    console.print(f"benchmark of {', '.join(cfg.models)}: {budget}, "
                   f"{n} samples each, "
                   f"{features} features, device {dev} -> {out}/")
     t0 = time.perf_counter()

@@ -30,6 +30,7 @@ from genmnist.fileio import check_can_create
 from genmnist.interrupt import TrainingInterrupted
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.precision import PRECISIONS, resolve_precision
+from genmnist.recipes import recipe_for
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
 from genmnist.train import Reporter, TrainConfig, fit
@@ -70,10 +71,11 @@ def train(
                                            "must be the run's model."),
     epochs: int = typer.Option(None, "--epochs", "-e", show_default=False,
                                help="Passes over the training images; with --resume, the total "
-                                    "to reach [default: 10; with --resume, the run's own]."),
+                                    "to reach [default: the model's recipe (genmnist.recipes); "
+                                    "with --resume, the run's own]."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", show_default=False,
                                    help="Images per step, over all processes under torchrun "
-                                        "[default: the model's, 128 for VAEs, 64 for WGAN]."),
+                                        "[default: the model's recipe, 128 for VAEs, 64 for WGAN]."),
     lr: float = typer.Option(None, "--lr", show_default=False,
                              help="Learning rate for every player [default: each model's paper "
                                   "value, 1e-3 for VAEs]."),
@@ -146,12 +148,15 @@ def train(
             precision = precision or tcfg.precision
         else:
             ckpt = None
-            model_config = make_config(model.value, {"latent_dim": latent_dim, "beta": beta})
+            recipe = recipe_for(model.value)
+            model_config = make_config(model.value, {**recipe.model, "latent_dim": latent_dim,
+                                                     "beta": beta})
             run_dir = distributed.on_main(info, lambda: new_run_dir(out or RUNS_DIR, name,
                                                                    model.value))
-            tcfg = TrainConfig(model=model.value, epochs=epochs or 10,
-                               batch_size=batch_size or get_model_class(model.value)
-                               .default_batch_size, lr=lr, seed=seed or 0, subset=subset,
+            tcfg = TrainConfig(model=model.value, epochs=epochs or recipe.epochs,
+                               batch_size=batch_size or recipe.batch_size,
+                               lr=lr if lr is not None else recipe.lr, seed=seed or 0,
+                               subset=subset,
                                data_dir=str(data_dir) if data_dir else None)
         _train(tcfg, model_config, ckpt, run_dir, dev, info, threads,
                resolve_precision(precision, dev))

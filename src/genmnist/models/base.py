@@ -40,7 +40,6 @@ class GenerativeModel(nn.Module):
     players: ClassVar[tuple[str, ...]] = ("model",)
     conditional: ClassVar[bool] = False  # takes digit labels y
     has_encoder: ClassVar[bool] = False  # encode/decode exist, so reconstruct works
-    default_batch_size: ClassVar[int] = 128
     # Intra-op threads on a CPU: 2 ran every model 1.33-1.50x faster than 1 on a quiet 2-core
     # machine (bench/speed.py, docs/performance.md). A model can lower it if it measures so.
     cpu_threads: ClassVar[int] = 2

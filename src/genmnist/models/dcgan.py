@@ -67,7 +67,6 @@ class DCGAN(GANBase):
 
     name = "dcgan"
     config_class = DCGANConfig
-    default_batch_size = 128
 
     def optimizer_spec(self, player):
         return OptimizerSpec("adam", 2e-4, (0.5, 0.999))  # the paper's; --lr overrides

@@ -47,7 +47,6 @@ class VAEGAN(GenerativeModel):
     config_class = VAEGANConfig
     players = ("encoder", "decoder", "discriminator")
     has_encoder = True
-    default_batch_size = 64
 
     def __init__(self, config: VAEGANConfig):
         super().__init__(config)

@@ -49,7 +49,6 @@ class WGANGPConfig:
 class WGANBase(GANBase):
     players = ("critic", "generator")
     critic_head_bias = False  # the difference of means cancels it
-    default_batch_size = 64
 
     def schedule(self, step):
         # n_critic critic steps, each on its own batch, then one generator step.
