@@ -24,11 +24,11 @@ LOSS_KEYS = {
 
 
 def fit_prior(model, mnist_test, n=200):
-    """What training does last: fit the model's sampler (AE mixture, VQ-VAE PixelCNN prior)."""
-    from genmnist.train import fit_sampler
+    """What training does last: fit the model's sampler (latent mixture, VQ-VAE PixelCNN prior)."""
+    from genmnist.train import after_training
 
-    model.after_training(mnist_test.float_images(slice(0, n)), mnist_test.labels[:n], 100,
-                         fit_sampler=fit_sampler)
+    after_training(model, mnist_test.float_images(slice(0, n)), mnist_test.labels[:n], 100,
+                   components=5, seed=0)
 
 
 def batch(mnist_test, n=16):

@@ -36,6 +36,8 @@ from genmnist.images import save_grid
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads
+from genmnist.samplers import LatentSampler
+from genmnist.sampling import sample_batches
 from genmnist.train import Reporter, TrainConfig, fit
 
 # A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space, a device and the
@@ -197,19 +199,15 @@ def prepare_out(cfg: BenchmarkConfig, discard: bool) -> None:
     write_json_atomic(cfg.settings(), cfg.out / SETTINGS_FILE)
 
 
-@torch.inference_mode()
 def draw_samples(model, n: int, seed: int, batch_size: int = 1000,
-                 on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+                 on_batch: Callable[[int], None] | None = None,
+                 sampler: LatentSampler | None = None) -> torch.Tensor:
     """`n` samples (n, 1, 28, 28) on the CPU; conditional models draw every digit in turn."""
-    g = torch.Generator().manual_seed(seed)
-    parts, done = [], 0
-    while done < n:
-        b = min(batch_size, n - done)
-        y = torch.arange(done, done + b) % 10 if model.conditional else None
-        parts.append(model.sample(b, y, generator=g).float().cpu())
-        done += b
+    parts = []
+    for images in sample_batches(model, n, seed, None, batch_size, sampler):
+        parts.append(images.float().cpu())
         if on_batch:
-            on_batch(b)
+            on_batch(len(images))
     return torch.cat(parts)
 
 

@@ -104,4 +104,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu"):
         model.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError) as e:
         raise GenmnistError(f"checkpoint does not match model {name!r}: {e}".splitlines()[0]) from e
+    if ckpt.get("sampler") is not None:  # a density fitted to the codes (genmnist.samplers)
+        from genmnist.samplers import LatentSampler
+
+        model.latent_sampler = LatentSampler.from_state_dict(ckpt["sampler"])
     return model.to(device).eval(), ckpt

@@ -7,7 +7,7 @@ Generative Networks", 2016) recommends for Gaussian latents because it keeps the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from genmnist.errors import GenmnistError
 from genmnist.images import PngWriter
 from genmnist.models import GenerativeModel
+from genmnist.samplers import LatentSampler, draw
 
 
 def check_digit(model: GenerativeModel, digit: int | None) -> None:
@@ -28,30 +29,47 @@ def check_digit(model: GenerativeModel, digit: int | None) -> None:
         raise GenmnistError(f"--digit must be between 0 and 9, got {digit}")
 
 
-@torch.inference_mode()
-def generate_to_folder(model: GenerativeModel, n: int, folder: Path, seed: int = 0,
-                       digit: int | None = None, batch_size: int = 1000,
-                       on_batch: Callable[[int], None] | None = None, workers: int = 0) -> int:
-    """Write `n` samples as PNGs into `folder` (already prepared). Same seed, same images;
-    `workers` > 1 encodes PNGs in that many processes while the model samples."""
+def sample_batches(model: GenerativeModel, n: int, seed: int = 0, digit: int | None = None,
+                   batch_size: int = 1000, sampler: LatentSampler | None = None,
+                   ) -> Iterator[torch.Tensor]:
+    """`n` samples in batches of (b, 1, 28, 28) in [0, 1], drawn with `sampler` (None: the
+    model's prior). Same seed, same images; a conditional model draws `digit`, or every digit in
+    turn so that a folder is balanced."""
     if n < 1:
-        raise GenmnistError(f"--n must be at least 1, got {n}")
+        raise GenmnistError(f"the number of samples must be at least 1, got {n}")
     if batch_size < 1:
-        raise GenmnistError(f"--batch-size must be at least 1, got {batch_size}")
-    check_digit(model, digit)
-    g = torch.Generator().manual_seed(seed)
-    digits = len(str(n - 1)) if n > 100000 else 5
+        raise GenmnistError(f"the batch size must be at least 1, got {batch_size}")
+    check_digit(model, digit)  # all checks now, before the caller writes anything
+    return _batches(model, n, torch.Generator().manual_seed(seed), digit, batch_size, sampler)
+
+
+def _batches(model, n, g, digit, batch_size, sampler) -> Iterator[torch.Tensor]:
     done = 0
-    with PngWriter(folder, workers, digits) as writer:
+    with torch.inference_mode():
         while done < n:
             b = min(batch_size, n - done)
             y = None
-            if model.conditional:  # a fixed digit, or every digit in turn: a balanced folder
+            if model.conditional:
                 y = (torch.full((b,), digit) if digit is not None
                      else torch.arange(done, done + b) % 10)
-            done += writer.write(model.sample(b, y, generator=g), start=done)
+            yield draw(model, b, y, g, sampler)
+            done += b
+
+
+def generate_to_folder(model: GenerativeModel, n: int, folder: Path, seed: int = 0,
+                       digit: int | None = None, batch_size: int = 1000,
+                       on_batch: Callable[[int], None] | None = None, workers: int = 0,
+                       sampler: LatentSampler | None = None) -> int:
+    """Write `n` samples as PNGs into `folder` (already prepared). Same seed, same images;
+    `workers` > 1 encodes PNGs in that many processes while the model samples."""
+    batches = sample_batches(model, n, seed, digit, batch_size, sampler)
+    digits = len(str(n - 1)) if n > 100000 else 5
+    done = 0
+    with PngWriter(folder, workers, digits) as writer:
+        for images in batches:
+            done += writer.write(images, start=done)
             if on_batch:
-                on_batch(b)
+                on_batch(len(images))
     return done
 
 
@@ -98,13 +116,19 @@ def path_between(za: torch.Tensor, zb: torch.Tensor, steps: int, method: str) ->
 
 @torch.inference_mode()
 def interpolate_random(model: GenerativeModel, steps: int = 10, method: str = "linear",
-                       seed: int = 0) -> torch.Tensor:
-    """For a model without an encoder (a GAN): decode `steps` points between two codes drawn
-    from its N(0, I) prior with `seed`."""
+                       seed: int = 0, sampler: LatentSampler | None = None) -> torch.Tensor:
+    """Decode `steps` points between two codes drawn with `seed` from `sampler`, or from the
+    model's N(0, I) prior (a GAN has no encoder to give codes of test images). A conditional
+    model holds the digit fixed: both codes and the whole path are decoded as digit 0."""
+    if model.conditional and sampler is not None and not sampler.per_label:
+        raise GenmnistError("a conditional model needs a per-digit sampler")
     g = torch.Generator().manual_seed(seed)
-    za, zb = torch.randn(2, *model.latent_shape, generator=g).to(next(model.parameters()).device)
+    y = torch.zeros(2, dtype=torch.long) if model.conditional else None
+    za, zb = (torch.randn(2, *model.latent_shape, generator=g) if sampler is None
+              else sampler.sample(2, y, g)).to(next(model.parameters()).device)
     z = path_between(za.flatten(), zb.flatten(), steps, method)
-    return model.decode(z.view(steps, *model.latent_shape))
+    yp = torch.zeros(steps, dtype=torch.long, device=z.device) if model.conditional else None
+    return model.decode(z.view(steps, *model.latent_shape), yp)
 
 
 @torch.inference_mode()

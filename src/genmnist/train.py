@@ -47,6 +47,7 @@ from genmnist.resume import (
     rng_state,
     training_state,
 )
+from genmnist.samplers import DEFAULT_COMPONENTS, fit_latent_sampler
 
 
 @dataclass
@@ -64,6 +65,9 @@ class TrainConfig:
     threads: int | None = None
     data_dir: str | None = None
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (genmnist.precision)
+    sampler_components: int = DEFAULT_COMPONENTS  # latent Gaussian mixture fitted at the end
+    quality_every: int = 0  # score samples every K epochs (0: never; genmnist.quality)
+    quality_n: int = 2000  # samples scored each time
 
 
 class Reporter:
@@ -181,6 +185,19 @@ def fit_sampler(module: torch.nn.Module, loss_fn: Callable[[torch.Tensor], dict]
         reporter.message(f"{name} epoch {epoch}/{epochs}  {time.perf_counter() - t0:6.1f}s  "
                          f"loss {mean:.4g}")
     return mean
+
+
+def after_training(model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor,
+                   batch_size: int, components: int, seed: int,
+                   reporter: Reporter | None = None) -> str | None:
+    """What training does last: the model's own after-training fit (VQ-VAE's PixelCNN prior),
+    then the density its codes are drawn from (genmnist.samplers). Returns a line or None."""
+    notes = [model.after_training(images, labels, batch_size,
+                                  fit_sampler=functools.partial(fit_sampler, reporter=reporter))]
+    if model.latent_density:
+        model.latent_sampler = fit_latent_sampler(model, images, labels, components, seed)
+        notes.append(f"fitted a {model.latent_sampler.describe()}")
+    return "; ".join(n for n in notes if n) or None
 
 
 @torch.no_grad()
@@ -309,6 +326,8 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
                                      *ranks[1:]]
         if scalers:
             state["scalers"] = {p: s.state_dict() for p, s in scalers.items()}
+        if model.latent_sampler is not None:
+            state["sampler"] = model.latent_sampler.state_dict()
         save_checkpoint({"model": tcfg.model, "model_config": asdict(model_config),
                          "train_config": asdict(tcfg), **state}, result.checkpoint)
 
@@ -327,13 +346,17 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
         """Rank 0: fit the sampler (last epoch), score, draw, log and save the epoch."""
         check_finite_weights(model, epoch, kept)  # before the sampler is fit on its codes
         if epoch == tcfg.epochs:
-            result.note = model.after_training(
-                train.float_images(), train.labels, bs,
-                fit_sampler=functools.partial(fit_sampler, reporter=reporter))
+            result.note = after_training(model, train.float_images(), train.labels, bs,
+                                         tcfg.sampler_components, tcfg.seed, reporter)
         record = {"epoch": epoch, "seconds": round(seconds, 3),
                   "images_per_sec": round(len(starts) * bs / seconds, 1),
                   "train": train_terms, "test": evaluate(model, test_images, test_labels),
                   "world_size": info.world, "rank_images": seen}
+        if tcfg.quality_every and (epoch % tcfg.quality_every == 0 or epoch == tcfg.epochs):
+            from genmnist.quality import training_quality
+
+            record["quality"] = training_quality(model, tcfg.quality_n, tcfg.seed,
+                                                 train, tcfg.data_dir)
         grid, kind = picture(model, tcfg.seed, test_images)
         save_grid(grid, run_dir / "samples" / f"epoch_{epoch:03d}.png", nrow=10)
         # The line goes in before the checkpoint: killed in between, resume rewrites

@@ -86,12 +86,13 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 # Commands register themselves on `app`; imported in the order `--help` lists them.
 from genmnist.cli import train as _train  # noqa: E402,I001
 from genmnist.cli import sample as _sample  # noqa: E402
+from genmnist.cli import sampler as _sampler  # noqa: E402
 from genmnist.cli import fid as _fid  # noqa: E402
 from genmnist.cli import data as _data  # noqa: E402
 from genmnist.cli import latent as _latent  # noqa: E402
 from genmnist.cli import benchmark as _benchmark  # noqa: E402
 
-del _train, _sample, _fid, _data, _latent, _benchmark
+del _train, _sample, _sampler, _fid, _data, _latent, _benchmark
 
 
 def main() -> None:

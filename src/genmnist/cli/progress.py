@@ -12,6 +12,14 @@ def _fmt(terms: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.4g}" for k, v in terms.items())
 
 
+def quality_text(quality: dict | None) -> str:
+    """'  FID prior 12.3 gmm 8.1 (2000 samples)' from an epoch's quality record."""
+    if not quality:
+        return ""
+    parts = [f"{k} {v['fid']:.2f}" for k, v in quality.items() if isinstance(v, dict)]
+    return f"  FID {' '.join(parts)} ({quality['n']} samples)"
+
+
 class RichReporter(Reporter):
     def __init__(self, console: Console):
         self.console = console
@@ -42,7 +50,7 @@ class RichReporter(Reporter):
         self.progress.console.print(
             f"epoch {record['epoch']:>3}  {record['seconds']:6.1f}s  "
             f"{record['images_per_sec']:7.0f} img/s  train: {_fmt(record['train'])}  "
-            f"test: {_fmt(record['test'])}")
+            f"test: {_fmt(record['test'])}{quality_text(record.get('quality'))}")
 
     def message(self, text):
         self.progress.console.print(text)

@@ -25,13 +25,30 @@ from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
 from genmnist.images import prepare_output_folder, save_grid
+from genmnist.samplers import describe, resolve_sampler
 from genmnist.sampling import (
+    check_digit,
     generate_to_folder,
     interpolate,
     interpolate_random,
     reconstruct,
     require_encoder,
+    sample_batches,
 )
+
+
+class SamplerChoice(str, Enum):
+    auto = "auto"
+    prior = "prior"
+    gmm = "gmm"
+
+
+def sampler_option():
+    return typer.Option(SamplerChoice.auto, "--sampler",
+                        help="Where codes come from: prior (the model's own, N(0, I) for VAEs "
+                             "and GANs), gmm (the Gaussian mixture fitted to the training codes "
+                             "after training; see fit-sampler), or auto = gmm where the "
+                             "checkpoint has one (it measured better), else prior.")
 
 
 def default_workers(n: int) -> int:
@@ -66,6 +83,7 @@ def generate(
                                 help="Processes that encode PNGs while the model samples; 0 = "
                                      "none [default: 2 for 2000+ images on a multi-core CPU, "
                                      "else 0]. The images are the same either way."),
+    sampler: SamplerChoice = sampler_option(),
     force: bool = typer.Option(False, "--force", help="Replace images already in --out."),
     grid: Path = typer.Option(None, "--grid", show_default=False,
                               help="Also save a 10x10 preview grid of the first samples here."),
@@ -85,25 +103,25 @@ def generate(
     model, _, _, path = open_model(checkpoint, device, threads)
     if digit is not None and not (0 <= digit <= 9):
         raise GenmnistError(f"--digit must be between 0 and 9, got {digit}")
+    chosen = resolve_sampler(model, sampler.value)
+    check_digit(model, digit)
     folder = prepare_output_folder(out, force)
     if model.sampling_note:
         console.print(f"note: {model.sampling_note}")
+    console.print(f"sampler: {describe(model, chosen)}")
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("generate", total=n)
         count = generate_to_folder(model, n, folder, seed=seed, digit=digit,
                                    batch_size=batch_size, on_batch=lambda b: bar.advance(task, b),
-                                   workers=default_workers(n) if workers is None else workers)
+                                   workers=default_workers(n) if workers is None else workers,
+                                   sampler=chosen)
     if grid is not None:
-        with torch.inference_mode():
-            g = torch.Generator().manual_seed(seed)
-            y = None
-            if model.conditional:
-                y = torch.full((100,), digit) if digit is not None else torch.arange(100) % 10
-            save_grid(model.sample(100, y, generator=g), grid, nrow=10)
+        save_grid(next(sample_batches(model, 100, seed, digit, 100, chosen)), grid, nrow=10)
     what = f" of digit {digit}" if digit is not None else ""
     console.print(f"wrote {count} images{what} (28x28 grayscale PNG) to {folder}/ in "
-                  f"{time.perf_counter() - t0:.1f}s from {model.name} ({path})")
+                  f"{time.perf_counter() - t0:.1f}s from {model.name} ({path}), sampler "
+                  f"{chosen.kind if chosen else 'prior'}")
 
 
 def _test_images(data_dir: Path | None, device):
@@ -187,6 +205,11 @@ def interpolate_cmd(
                                                "two random codes the path joins."),
     method: Path_ = typer.Option(Path_.linear, "--method",
                                  help="linear, or slerp (spherical, keeps Gaussian norms)."),
+    sampler: SamplerChoice = typer.Option(None, "--sampler", show_default=False,
+                                          help="Join two codes drawn (with --seed) from this "
+                                               "sampler, prior or gmm, instead of two test "
+                                               "images' codes [default: test images for models "
+                                               "with an encoder, prior codes for GANs]."),
     out: Path = typer.Option(Path("interpolation.png"), "--out", "-o",
                              help="Picture: image A, the decoded path, image B."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
@@ -201,15 +224,17 @@ def interpolate_cmd(
     """
     output_file(out, force)
     model, _, dev, _ = open_model(checkpoint, device, threads)
-    if not model.has_encoder:
+    if not model.has_encoder or sampler is not None:
         if any(v is not None for v in (from_, to, from_digit, to_digit)):
-            raise GenmnistError(f"model '{model.name}' has no encoder, so it cannot start or end "
-                                "at a test image; drop --from/--to and pick the two random "
-                                "codes with --seed")
-        path = interpolate_random(model, steps, method.value, seed)
+            why = ("has no encoder, so it cannot start or end at a test image" if sampler is None
+                   else "joins two sampled codes with --sampler, not test images")
+            raise GenmnistError(f"model '{model.name}' {why}; drop --from/--to and pick the "
+                                "two random codes with --seed")
+        chosen = resolve_sampler(model, sampler.value if sampler else "prior")
+        path = interpolate_random(model, steps, method.value, seed, chosen)
         save_grid(path, out, nrow=steps, scale=3)
         console.print(f"interpolated {steps} points ({method.value}) between two random codes "
-                      f"(seed {seed}): {out}")
+                      f"(seed {seed}) from the {describe(model, chosen)}: {out}")
         return
     x, y = _test_images(data_dir, dev)
     a = _pick(from_, from_digit, y, "from", 0)

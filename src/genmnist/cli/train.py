@@ -33,6 +33,7 @@ from genmnist.precision import PRECISIONS, resolve_precision
 from genmnist.recipes import recipe_for
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
+from genmnist.samplers import DEFAULT_COMPONENTS
 from genmnist.train import Reporter, TrainConfig, fit
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
@@ -75,7 +76,7 @@ def train(
                                     "with --resume, the run's own]."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", show_default=False,
                                    help="Images per step, over all processes under torchrun "
-                                        "[default: the model's recipe, 128 for VAEs, 64 for WGAN]."),
+                                        "[default: the model's recipe]."),
     lr: float = typer.Option(None, "--lr", show_default=False,
                              help="Learning rate for every player [default: each model's paper "
                                   "value, 1e-3 for VAEs]."),
@@ -101,6 +102,16 @@ def train(
     data_dir: Path = data_dir_option(),
     subset: int = typer.Option(None, "--subset", show_default=False,
                                help="Train on the first N training images only (quick checks)."),
+    quality_every: int = typer.Option(0, "--quality-every", min=0,
+                                      help="Score samples every K epochs (and after the last): "
+                                           "MNIST-feature FID and digit coverage, in "
+                                           "metrics.jsonl and on the progress line; 0 = never."),
+    quality_n: int = typer.Option(2000, "--quality-n", min=100,
+                                  help="Samples scored each time by --quality-every."),
+    components: int = typer.Option(None, "--sampler-components", show_default=False,
+                                   help="Components of the Gaussian mixture fitted to the "
+                                        "training codes after training (models with a "
+                                        "continuous latent) [default: 50, by measurement]."),
     resume: Path = typer.Option(None, "--resume", show_default=False,
                                 help="Continue the run in this folder (or its checkpoint.pt) "
                                      "from its last checkpoint -- weights, optimizer, epoch, "
@@ -125,6 +136,7 @@ def train(
     positive("--latent-dim", latent_dim)
     positive("--beta", beta)
     positive("--subset", subset)
+    positive("--sampler-components", components)
     if resume is not None:
         given = dict(zip(RUN_OPTIONS, (batch_size, lr, latent_dim, beta, seed, subset, name, out),
                          strict=True))
@@ -156,7 +168,8 @@ def train(
             tcfg = TrainConfig(model=model.value, epochs=epochs or recipe.epochs,
                                batch_size=batch_size or recipe.batch_size,
                                lr=lr if lr is not None else recipe.lr, seed=seed or 0,
-                               subset=subset,
+                               subset=subset, quality_every=quality_every, quality_n=quality_n,
+                               sampler_components=components or DEFAULT_COMPONENTS,
                                data_dir=str(data_dir) if data_dir else None)
         _train(tcfg, model_config, ckpt, run_dir, dev, info, threads,
                resolve_precision(precision, dev))

@@ -44,10 +44,19 @@ class GenerativeModel(nn.Module):
     # machine (bench/speed.py, docs/performance.md). A model can lower it if it measures so.
     cpu_threads: ClassVar[int] = 2
     sampling_note: ClassVar[str] = ""  # said by `generate`, e.g. how the AE samples
+    # A continuous code that a density can be fitted to after training (genmnist.samplers):
+    # `encode` gives posterior means, `decode` maps codes back. `has_prior`: the model has a
+    # prior of its own to sample from (an autoencoder has none).
+    latent_density: ClassVar[bool] = False
+    has_prior: ClassVar[bool] = True
+    prior_name: ClassVar[str] = "N(0, I)"
 
     def __init__(self, config: Any):
         super().__init__()
         self.config = config
+        # The fitted density over codes (genmnist.samplers.LatentSampler), or None; saved in the
+        # checkpoint beside the weights, not in them, so it can be refitted without retraining.
+        self.latent_sampler = None
 
     # --- the contract -------------------------------------------------------------------------
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None,

@@ -28,6 +28,7 @@ class VAEConfig:
 
 class VAEBase(GenerativeModel):
     has_encoder = True
+    latent_density = True
 
     def _encode(self, x, y=None) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

@@ -47,6 +47,7 @@ class VAEGAN(GenerativeModel):
     config_class = VAEGANConfig
     players = ("encoder", "decoder", "discriminator")
     has_encoder = True
+    latent_density = True
 
     def __init__(self, config: VAEGANConfig):
         super().__init__(config)

@@ -51,6 +51,7 @@ class VQVAE(GenerativeModel):
     name = "vqvae"
     config_class = VQVAEConfig
     has_encoder = True
+    prior_name = "PixelCNN prior over its code maps"
 
     def __init__(self, config: VQVAEConfig):
         super().__init__(config)
