@@ -31,21 +31,24 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10000, help="samples scored per sampler")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--max-codes", type=int, default=20000, help="codes EM sees (0: all)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     train = load_mnist("train", args.data_dir)
-    print(f"{'checkpoint':40s} {'sampler':>10s} {'FID':>8s} {'coverage':>9s} {'fit s':>7s}")
+    print(f"{'checkpoint':40s} {'sampler/codes':>16s} {'FID':>8s} {'coverage':>9s} {'fit s':>7s}")
     for path in args.checkpoints:
         model, ckpt = load_model(path)
         head = train.head(ckpt.get("train_config", {}).get("subset"))
-        rows = [("prior", None, 0.0)] if model.has_prior else []
-        for k in (int(s) for s in args.ks.split(",")):
+        rows = [("prior", None)] if model.has_prior else []
+        rows += [(f"gmm-{k}", int(k)) for k in args.ks.split(",")]
+        for name, k in rows:
             t0 = time.perf_counter()
-            s = fit_latent_sampler(model, head.float_images(), head.labels, k, args.seed)
-            rows.append((f"gmm-{k}", s, time.perf_counter() - t0))
-        for name, sampler, secs in rows:
-            r = score_model(model, args.n, args.seed, sampler, args.data_dir)
-            print(f"{str(path)[-40:]:40s} {name:>10s} {r['fid']:8.2f} {r['digit_entropy']:9.3f} "
+            sampler = k and fit_latent_sampler(model, head.float_images(), head.labels, k,
+                                               args.seed, args.max_codes or None)
+            secs = time.perf_counter() - t0
+            r = score_model(model, args.n, args.seed, sampler or None, args.data_dir)
+            label = name + f"/{args.max_codes}" * bool(k)
+            print(f"{str(path)[-40:]:40s} {label:>16s} {r['fid']:8.2f} {r['digit_entropy']:9.3f} "
                   f"{secs:7.1f}", flush=True)
 
 

@@ -53,9 +53,17 @@ def test_benchmark_cli_writes_the_report(in_tmp, monkeypatch):
     out = in_tmp / "rep"
     for f in ("report.md", "results.csv", "results.json", "samples_side_by_side.png",
               "loss_curves.png", "grids/vae.png", "grids/cvae.png", "grids/real.png",
-              "grids/noise.png", "runs/vae/result.json", "runs/cvae/checkpoint.pt"):
+              "grids/noise.png", "runs/vae/result.json", "runs/cvae/checkpoint.pt",
+              "quality_vs_compute.png", "grids/vae-prior.png"):
         assert (out / f).is_file(), f
-    assert [c[:1] for c in scorer.calls] == [((500, 1, 28, 28),)] * 4
+    # two baselines, then each VAE twice: its fitted latent mixture and its N(0, I) prior
+    assert [c[:1] for c in scorer.calls] == [((500, 1, 28, 28),)] * 6
+    vae = json.loads((out / "runs/vae/result.json").read_text())
+    assert vae["sampler"] == "gmm" and set(vae["samplers"]) == {"gmm", "prior"}
+    assert vae["fid_prior"] == vae["samplers"]["prior"]["fid"] != vae["fid"]
+    quality = [json.loads(s)["quality"] for s in
+               (out / "runs/vae/metrics.jsonl").read_text().splitlines()]
+    assert quality[-1]["prior"]["fid"] > 0 and quality[-1]["gmm"]["fid"] > 0
     assert all(0 <= lo <= hi <= 1 and feats == "mnist" for _, lo, hi, feats in scorer.calls)
 
     with open(out / "results.csv") as f:
@@ -87,8 +95,8 @@ def _cfg(out, models=("vae", "cvae"), n=64):
 
 def test_a_stopped_benchmark_resumes_with_the_unfinished_models(tmp_path):
     out = tmp_path / "rep"
-    with pytest.raises(KeyboardInterrupt):  # real, noise, vae are scored; stopped at cvae
-        run_benchmark(_cfg(out), scorer=FakeScorer(fail_on_call=4))
+    with pytest.raises(KeyboardInterrupt):  # real, noise, vae's two samplers; stopped at cvae
+        run_benchmark(_cfg(out), scorer=FakeScorer(fail_on_call=5))
     done = out / "runs" / "vae" / "result.json"
     assert done.is_file() and not (out / "runs" / "cvae" / "result.json").exists()
     assert (out / "runs" / "cvae" / "metrics.jsonl").is_file()  # trained, never marked done
@@ -96,7 +104,7 @@ def test_a_stopped_benchmark_resumes_with_the_unfinished_models(tmp_path):
 
     scorer = FakeScorer()
     rows = run_benchmark(_cfg(out), scorer=scorer)
-    assert len(scorer.calls) == 1  # only cvae was left; the baselines and vae were kept
+    assert len(scorer.calls) == 2  # only cvae (two samplers) was left; the rest was kept
     assert (done.stat().st_mtime_ns, done.read_text()) == before
     assert [r["model"] for r in rows] == [REAL, NOISE, "vae", "cvae"]
     lines = (out / "runs" / "cvae" / "metrics.jsonl").read_text().splitlines()
@@ -111,7 +119,7 @@ def test_other_settings_are_refused_unless_force(tmp_path):
     assert_clean_error(r, "holds a benchmark with other settings", "n 64 -> 32", "--force")
     scorer = FakeScorer()
     run_benchmark(_cfg(out, models=("vae",), n=32), scorer=scorer, force=True)
-    assert len(scorer.calls) == 3  # nothing kept from the n=64 results
+    assert len(scorer.calls) == 4  # nothing kept from the n=64 results (vae: two samplers)
     assert json.loads((out / "baselines" / "real.json").read_text())["n"] == 32
 
 

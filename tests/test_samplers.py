@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
-from helpers import assert_clean_error, cli
 
 from genmnist.checkpoint import load_checkpoint, load_model, save_checkpoint
 from genmnist.models import build_model, make_config
 from genmnist.samplers import LatentSampler, fit_latent_sampler, fit_mixture
+from helpers import assert_clean_error, cli
 
 
 def pngs(folder):

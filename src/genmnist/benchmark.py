@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from genmnist.images import save_grid
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads
-from genmnist.samplers import LatentSampler
+from genmnist.samplers import LatentSampler, resolve_sampler
 from genmnist.sampling import sample_batches
 from genmnist.train import Reporter, TrainConfig, fit
 
@@ -67,6 +67,9 @@ class BenchmarkConfig:
     data_dir: str | None = None
     eval_size: int = 10000  # test images whose loss is recorded after each epoch
     sample_batch: int = 1000
+    seeds: int = 1  # trainings per model, seeds seed, seed+1, ...: the report gives mean ± std
+    quality_points: int = 6  # quality scores during each training (FID against compute)
+    quality_n: int = 2000
 
     def settings(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in COMPARABLE}
@@ -162,7 +165,8 @@ def hardware(device: torch.device) -> str:
 
 # Everything the benchmark writes into OUT, and nothing else: --force removes only these.
 OUTPUTS = ("runs", "baselines", "grids", "report.md", "results.csv", "results.json",
-           "samples_side_by_side.png", "loss_curves.png", SETTINGS_FILE)
+           "samples_side_by_side.png", "loss_curves.png", "quality_vs_compute.png",
+           SETTINGS_FILE)
 
 
 def check_out(cfg: BenchmarkConfig, force: bool) -> bool:
@@ -228,35 +232,61 @@ def _score(name: str, images: torch.Tensor, cfg: BenchmarkConfig, scorer: Scorer
     return {**scores, "score_seconds": round(time.perf_counter() - t0, 3)}
 
 
+def run_name(model: str, seed_index: int, seed: int) -> str:
+    """A run folder per training: MODEL for the first seed, MODEL-seedS for the others."""
+    return model if seed_index == 0 else f"{model}-seed{seed}"
+
+
 def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scorer: Scorer,
-                reporter: BenchmarkReporter, dev: torch.device) -> dict[str, Any]:
-    """Train, sample and score one model in OUT/runs/NAME; write its result.json last."""
+                reporter: BenchmarkReporter, dev: torch.device,
+                seed_index: int = 0) -> dict[str, Any]:
+    """Train, sample and score one model in OUT/runs/RUN; write its result.json last.
+
+    Every sampler the model has is scored (its prior, and the latent density fitted after
+    training); the row's own metrics are those of the default sampler (the fitted density
+    where there is one), the others sit under "samplers"."""
     cls = get_model_class(name)
-    run_dir = cfg.out / "runs" / name
+    seed = cfg.seed + seed_index
+    run = run_name(name, seed_index, seed)
+    run_dir = cfg.out / "runs" / run
     if run_dir.exists():  # an interrupted earlier attempt: its metrics.jsonl would mix in
-        reporter.message(f"{name}: restarting, its earlier run did not finish")
+        reporter.message(f"{run}: restarting, its earlier run did not finish")
         shutil.rmtree(run_dir)
     threads = choose_threads(cfg.threads, cls.cpu_threads)
     recipe = recipe_for(name)
     epochs = cfg.epochs or recipe.epochs
     tcfg = TrainConfig(model=name, epochs=epochs, batch_size=recipe.batch_size, lr=recipe.lr,
-                       seed=cfg.seed, device=str(dev), subset=cfg.subset,
-                       eval_size=cfg.eval_size, threads=threads, data_dir=cfg.data_dir)
+                       seed=seed, device=str(dev), subset=cfg.subset,
+                       eval_size=cfg.eval_size, threads=threads, data_dir=cfg.data_dir,
+                       quality_every=max(1, round(epochs / cfg.quality_points))
+                       if cfg.quality_points else 0, quality_n=cfg.quality_n)
     t0 = time.perf_counter()
     result = fit(tcfg, make_config(name, recipe.model), train, test, run_dir, dev, reporter)
     train_seconds = time.perf_counter() - t0
     if result.note:
-        reporter.message(f"{name}: {result.note}")
+        reporter.message(f"{run}: {result.note}")
     model, _ = load_model(result.checkpoint, dev)
-    reporter.phase("sampling", cfg.n)
-    t0 = time.perf_counter()
-    images = draw_samples(model, cfg.n, cfg.seed, cfg.sample_batch, reporter.advance)
-    sample_seconds = time.perf_counter() - t0
-    row = {"model": name, "kind": "model", "params": sum(p.numel() for p in model.parameters()),
-           "epochs": epochs, "train_images": len(train),
-           "train_seconds": round(train_seconds, 3), "sample_seconds": round(sample_seconds, 3),
+    kinds = (["prior"] if model.has_prior else []) + (["gmm"] if model.latent_sampler else [])
+    default = "gmm" if model.latent_sampler else "prior"
+    scored: dict[str, dict[str, Any]] = {}
+    for kind in [default] + [k for k in kinds if k != default]:
+        reporter.phase(f"sampling ({kind})", cfg.n)
+        t1 = time.perf_counter()
+        images = draw_samples(model, cfg.n, seed, cfg.sample_batch, reporter.advance,
+                              resolve_sampler(model, kind))
+        sample_seconds = time.perf_counter() - t1
+        grid = run if kind == default else f"{run}-{kind}"
+        scored[kind] = {"sample_seconds": round(sample_seconds, 3),
+                        **_score(grid, images, cfg, scorer, reporter, dev)}
+    row = {"model": name, "kind": "model", "run": run, "seed": seed,
+           "params": sum(p.numel() for p in model.parameters()),
+           "epochs": epochs, "batch_size": recipe.batch_size, "lr": recipe.lr,
+           "model_config": asdict(model.config),
+           "train_images": len(train), "train_seconds": round(train_seconds, 3),
            "n": cfg.n, "features": cfg.features, "device": str(dev), "threads": threads,
-           **_score(name, images, cfg, scorer, reporter, dev), **_final_losses(result.history)}
+           "sampler": default, **scored[default],
+           "fid_prior": scored["prior"]["fid"] if "prior" in scored else None,
+           "samplers": scored, **_final_losses(result.history)}
     write_json_atomic(row, run_dir / "result.json")
     return row
 
@@ -293,8 +323,8 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
     `scorer` defaults to `score_samples` (the scoring package); tests pass their own.
     """
     reporter = reporter or BenchmarkReporter()
-    if cfg.n < 1 or (cfg.epochs is not None and cfg.epochs < 1):
-        raise GenmnistError("--n and --epochs must be at least 1")
+    if cfg.n < 1 or (cfg.epochs is not None and cfg.epochs < 1) or cfg.seeds < 1:
+        raise GenmnistError("--n, --epochs and --seeds must be at least 1")
     discard = check_out(cfg, force)
     if scorer is None:
         check_scoring(cfg.features)
@@ -307,18 +337,20 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
     test = load_mnist("test", cfg.data_dir)
     prepare_out(cfg, discard)
     train = train_full.head(cfg.subset)
-    items = [("baseline", s) for s in BASELINES] + [("model", m) for m in cfg.models]
+    items = [("baseline", s, 0) for s in BASELINES] + \
+        [("model", m, k) for k in range(cfg.seeds) for m in cfg.models]
     rows = []
-    for i, (kind, name) in enumerate(items):
+    for i, (kind, name, k) in enumerate(items):
+        run = run_name(name, k, cfg.seed + k)
         done_path = (cfg.out / "baselines" / f"{name}.json" if kind == "baseline"
-                     else cfg.out / "runs" / name / "result.json")
-        reporter.start_item(BASELINES.get(name, name) if kind == "baseline" else name,
+                     else cfg.out / "runs" / run / "result.json")
+        reporter.start_item(BASELINES.get(name, name) if kind == "baseline" else run,
                             i, len(items))
         row = _done(done_path)
         if row is None:
             row = (bench_baseline(name, cfg, train_full, scorer, reporter, dev)
                    if kind == "baseline"
-                   else bench_model(name, cfg, train, test, scorer, reporter, dev))
+                   else bench_model(name, cfg, train, test, scorer, reporter, dev, k))
             reporter.end_item(row, skipped=False)
         else:
             reporter.end_item(row, skipped=True)
@@ -332,6 +364,7 @@ def command_line(cfg: BenchmarkConfig) -> str:
     if cfg.models != list(MODELS):
         parts.append(f"--models {','.join(cfg.models)}")
     parts += [f"--epochs {cfg.epochs}"] if cfg.epochs else []
+    parts += [f"--seeds {cfg.seeds}"] if cfg.seeds > 1 else []
     parts += [f"--n {cfg.n}", f"--features {cfg.features}",
               f"--seed {cfg.seed}"]
     if cfg.subset:

@@ -20,9 +20,11 @@ from PIL import Image
 
 from genmnist.benchmark import METRICS, NOISE, REAL
 
-COLUMNS = ("model", "kind", "params", "epochs", "train_images", "train_seconds",
-           "sample_seconds", "score_seconds", "n", "features", *METRICS, "train_loss",
-           "test_loss", "device", "threads")
+COLUMNS = ("model", "kind", "run", "seed", "sampler", "params", "epochs", "batch_size", "lr",
+           "train_images", "train_seconds", "sample_seconds", "score_seconds", "n", "features",
+           *METRICS, "fid_prior", "train_loss", "test_loss", "device", "threads")
+# Averaged over the seeds of a model by `aggregate`.
+MEANS = (*METRICS, "fid_prior", "train_seconds", "sample_seconds", "test_loss")
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -46,21 +48,56 @@ def _num(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model: a model trained with several seeds gets the mean of each number in
+    MEANS and its sample standard deviation as NAME_std, and "seeds" = how many."""
+    out: list[dict[str, Any]] = []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["kind"] != "model":
+            out.append(r)
+        elif r["model"] not in groups:
+            groups[r["model"]] = [r]
+            out.append(r)  # placeholder, replaced below
+        else:
+            groups[r["model"]].append(r)
+    for i, r in enumerate(out):
+        group = groups.get(r["model"]) if r["kind"] == "model" else None
+        if not group or len(group) == 1:
+            continue
+        merged = {**group[0], "seeds": len(group), "run": group[0].get("run", r["model"])}
+        for k in MEANS:
+            vals = [g[k] for g in group if isinstance(g.get(k), int | float)]
+            if len(vals) == len(group):
+                merged[k] = float(np.mean(vals))
+                merged[f"{k}_std"] = float(np.std(vals, ddof=1))
+        out[i] = merged
+    return out
+
+
+def _pm(r: dict[str, Any], key: str, digits: int = 4) -> str:
+    """'12.3 ± 0.4' where the row has a spread over seeds, else the number."""
+    std = r.get(f"{key}_std")
+    return _num(r.get(key), digits) + (f" ± {_num(std, 2)}" if std is not None else "")
+
+
 def _by_fid(rows):
     return sorted(rows, key=lambda r: (r.get("fid") is None, r.get("fid") or 0.0))
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    head = ["model", "FID ↓", "KID ↓", "precision ↑", "recall ↑", "IS ↑",
-            "digit coverage ↑", "params", "train s", "sample s", "test loss"]
+    head = ["model", "sampler", "FID ↓", "FID, prior ↓", "KID ↓", "precision ↑", "recall ↑",
+            "IS ↑", "digit coverage ↑", "epochs", "params", "train s", "sample s", "test loss"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in _by_fid(rows):
+    for r in _by_fid(aggregate(rows)):
         name = f"*{r['model']}*" if r["kind"] == "baseline" else f"**{r['model']}**"
         kid = (f"{_num(r['kid_mean'])} ± {_num(r['kid_std'], 2)}"
                if r.get("kid_mean") is not None else "–")
-        cells = [name, _num(r.get("fid"), 4), kid, _num(r.get("precision")),
+        prior = _pm(r, "fid_prior") if r.get("sampler") == "gmm" else "–"
+        cells = [name, r.get("sampler") or "–", _pm(r, "fid"), prior, kid,
+                 _num(r.get("precision")),
                  _num(r.get("recall")), _num(r.get("inception_score")),
-                 _num(r.get("digit_entropy")), _num(r.get("params")),
+                 _num(r.get("digit_entropy")), _num(r.get("epochs")), _num(r.get("params")),
                  _num(r.get("train_seconds")), _num(r.get("sample_seconds")),
                  _num(r.get("test_loss"), 4)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -69,6 +106,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def verdict(rows: list[dict[str, Any]]) -> str:
     """One sentence: the best model by FID, read against the floor and the ceiling."""
+    rows = aggregate(rows)
     by = {r["model"]: r for r in rows}
     models = [r for r in rows if r["kind"] == "model" and r.get("fid") is not None]
     if not models or REAL not in by or NOISE not in by:
@@ -90,17 +128,24 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
     (out / "results.json").write_text(json.dumps(
         {"settings": settings, "hardware": hardware, "command": command, "rows": rows},
         indent=2) + "\n")
-    figures = [side_by_side(rows, out), loss_curves(rows, out)]
+    figures = [side_by_side(aggregate(rows), out), loss_curves(aggregate(rows), out),
+               quality_vs_compute(aggregate(rows), out)]
     n, feats = settings["n"], settings["features"]
     subset = settings.get("subset")
     label = next((r["feature_label"] for r in rows if r.get("feature_label")), None)
     feats = f"{feats}` feature space ({label})" if label else f"{feats}` feature space"
     train_on = f"the first {subset} training images" if subset else "all 60000 training images"
+    budget = (f"for {settings['epochs']} epoch(s)" if settings.get("epochs")
+              else "by its default recipe (genmnist.recipes; epochs in the table)")
+    k = settings.get("seeds") or 1
+    seeds = (f"seed {settings['seed']}" if k == 1 else
+             f"{k} times, seeds {settings['seed']}-{settings['seed'] + k - 1}: numbers are "
+             "mean ± standard deviation over the seeds")
     md = [
         "# genmnist benchmark", "",
         f"Command: `{command}`", "",
-        f"Every model trained for {settings['epochs']} epoch(s) on {train_on} (seed "
-        f"{settings['seed']}), then {n} samples each scored against the 10000 MNIST test images "
+        f"Every model trained {budget} on {train_on} ({seeds}), then {n} samples each "
+        "scored against the 10000 MNIST test images "
         f"in the `{feats}. Baselines: {n} real training images (the floor) and "
         f"{n} images of uniform noise (the ceiling), scored the same way.", "",
         f"Hardware: {hardware}.", "",
@@ -115,6 +160,10 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
         "model's own objective on the test set (not comparable across model families; "
         "multi-player models have one per player, in results.json).", "",
         "![samples](samples_side_by_side.png)", "",
+        "The sampler column says where the codes came from: gmm is the Gaussian mixture fitted "
+        "to the training codes after training (genmnist.samplers), prior the model's own; "
+        "models that have both are scored with both.", "",
+        "![quality against compute](quality_vs_compute.png)", "",
         "![training loss](loss_curves.png)", "",
     ]
     (out / "report.md").write_text("\n".join(md))
@@ -122,7 +171,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
 
 
 def _grid_name(row: dict[str, Any]) -> str:
-    return {REAL: "real", NOISE: "noise"}.get(row["model"], row["model"])
+    return {REAL: "real", NOISE: "noise"}.get(row["model"], row.get("run", row["model"]))
 
 
 def side_by_side(rows: list[dict[str, Any]], out: Path) -> Path:
@@ -160,12 +209,13 @@ def loss_curves(rows: list[dict[str, Any]], out: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     models = [r["model"] for r in rows if r["kind"] == "model"]
+    runs = [r.get("run", r["model"]) for r in rows if r["kind"] == "model"]
     cols = min(4, max(1, len(models)))
     nrows = math.ceil(len(models) / cols) or 1
     fig = Figure(figsize=(3.6 * cols, 2.8 * nrows), layout="constrained")
     for i, name in enumerate(models):
         ax = fig.add_subplot(nrows, cols, i + 1)
-        hist = _history(out / "runs" / name)
+        hist = _history(out / "runs" / runs[i])
         epochs = [h["epoch"] for h in hist]
         keys = [k for k in (hist[0]["train"] if hist else {}) if k.split("/")[-1] == "loss"]
         for j, key in enumerate(keys):
@@ -182,5 +232,43 @@ def loss_curves(rows: list[dict[str, Any]], out: Path) -> Path:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
     path = out / "loss_curves.png"
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def quality_vs_compute(rows: list[dict[str, Any]], out: Path) -> Path:
+    """FID of the samples scored during training against cumulative training seconds, one
+    line per model (its first seed), and the final FID of its default sampler as a star."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    models = [r for r in rows if r["kind"] == "model"]
+    for i, r in enumerate(models):
+        hist = _history(out / "runs" / r.get("run", r["model"]))
+        seconds, xs, ys = 0.0, [], []
+        for h in hist:
+            seconds += h["seconds"]
+            q = h.get("quality")
+            during = (q or {}).get("prior") or (q or {}).get("gmm_quick")
+            if during:
+                xs.append(seconds)
+                ys.append(during["fid"])
+        color = f"C{i % 10}"
+        if xs:
+            ax.plot(xs, ys, "-o", ms=3, color=color, label=r["model"])
+        if r.get("fid") is not None and seconds:
+            ax.plot([seconds], [r["fid"]], "*", ms=12, color=color,
+                    label=None if xs else r["model"])
+    ax.set_xlabel("training seconds")
+    ax.set_ylabel("FID (lower is better)")
+    ax.set_yscale("log")
+    ax.set_title("Quality against compute: lines are FID during training (2000 samples, the "
+                 "prior, or a quick\nmixture for ae), stars the final FID of the default sampler",
+                 fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    if models:
+        ax.legend(fontsize=8, ncol=2)
+    path = out / "quality_vs_compute.png"
     fig.savefig(path, dpi=100)
     return path

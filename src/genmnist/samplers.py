@@ -32,6 +32,7 @@ KINDS = ("prior", "gmm")
 # 50 components beat 10, 100 and 200 on the trained cvae, vae and ae (docs/benchmarks.md,
 # `genmnist fit-sampler --components K --score 10000`), and fit in seconds.
 DEFAULT_COMPONENTS = 50
+MAX_CODES = 20000  # codes EM sees (a seeded subset): the fit takes seconds, not minutes
 
 
 @dataclass
@@ -53,11 +54,17 @@ class GaussianMixture:
         return {"weights": self.weights, "means": self.means, "scale_tril": self.scale_tril}
 
 
-def fit_mixture(codes: torch.Tensor, components: int, seed: int = 0) -> GaussianMixture:
-    """EM for a full-covariance mixture (scikit-learn's GaussianMixture, k-means start)."""
+def fit_mixture(codes: torch.Tensor, components: int, seed: int = 0,
+                max_codes: int | None = MAX_CODES) -> GaussianMixture:
+    """EM for a full-covariance mixture (scikit-learn's GaussianMixture, k-means start) on at
+    most `max_codes` codes, a seeded random subset: EM's cost grows with the codes, its
+    estimate hardly does past a few hundred codes per component."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture as SkMixture
 
+    if max_codes is not None and len(codes) > max_codes:
+        keep = torch.randperm(len(codes), generator=torch.Generator().manual_seed(seed))
+        codes = codes[keep[:max_codes]]
     x = codes.double().cpu().numpy()
     k = max(1, min(components, len(x) // 2))  # EM needs a few codes per component
     gm = SkMixture(n_components=k, covariance_type="full", reg_covar=1e-6, max_iter=200,
@@ -119,7 +126,8 @@ class LatentSampler:
 
 
 def fit_latent_sampler(model, images: torch.Tensor, labels: torch.Tensor,
-                       components: int = DEFAULT_COMPONENTS, seed: int = 0) -> LatentSampler:
+                       components: int = DEFAULT_COMPONENTS, seed: int = 0,
+                       max_codes: int | None = MAX_CODES) -> LatentSampler:
     """Fit the density of `model`'s posterior-mean codes of `images` (float, [0, 1]).
 
     `labels` are read only by a conditional model (to encode and to split the codes by digit);
@@ -142,9 +150,11 @@ def fit_latent_sampler(model, images: torch.Tensor, labels: torch.Tensor,
         raise GenmnistError("the model's codes hold NaN or inf: no density can be fitted")
     t0 = time.perf_counter()
     if model.conditional:
-        mixtures = [fit_mixture(codes[labels.cpu() == d], components, seed) for d in range(10)]
+        per = None if max_codes is None else max(1, max_codes // 10)
+        mixtures = [fit_mixture(codes[labels.cpu() == d], components, seed, per)
+                    for d in range(10)]
     else:
-        mixtures = [fit_mixture(codes, components, seed)]
+        mixtures = [fit_mixture(codes, components, seed, max_codes)]
     return LatentSampler(mixtures, model.conditional, components, len(codes),
                          round(time.perf_counter() - t0, 2))
 

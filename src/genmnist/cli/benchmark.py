@@ -108,6 +108,10 @@ def benchmark(
     out: Path = typer.Option(Path("benchmark"), "--out", "-o",
                              help="Report folder; rerun with the same settings to resume."),
     seed: int = typer.Option(0, "--seed", help="Seed for training, sampling and baselines."),
+    seeds: int = typer.Option(1, "--seeds", min=1,
+                              help="Train each model this many times (seeds SEED, SEED+1, ...) "
+                                   "and report mean ± std, so that differences can be told "
+                                   "from seed noise."),
     subset: int = typer.Option(None, "--subset", show_default=False,
                                help="Train on the first N training images only (quick checks)."),
     force: bool = typer.Option(False, "--force",
@@ -128,7 +132,8 @@ def benchmark(
         positive(name, value)
     dev = resolve_device(device)
     cfg = BenchmarkConfig(models=parse_models(models), epochs=epochs, n=n, features=features,
-                          out=out, seed=seed, device=str(dev), subset=subset, threads=threads,
+                          out=out, seed=seed, seeds=seeds, device=str(dev), subset=subset,
+                          threads=threads,
                           data_dir=str(data_dir) if data_dir else None)
     budget = f"{epochs} epoch{'s' * (epochs > 1)}" if epochs else "default recipes"
     console.print(f"benchmark of {', '.join(cfg.models)}: {budget}, "
