@@ -278,6 +278,11 @@ def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scor
         grid = run if kind == default else f"{run}-{kind}"
         scored[kind] = {"sample_seconds": round(sample_seconds, 3),
                         **_score(grid, images, cfg, scorer, reporter, dev)}
+        if model.conditional:  # drawn for digit i % 10: did it draw that digit?
+            from genmnist.metrics.conditional import score_conditional
+
+            acc = score_conditional(images, torch.arange(cfg.n) % 10)
+            scored[kind].update(cond_accuracy=acc["accuracy"], cond_per_digit=acc["per_digit"])
     row = {"model": name, "kind": "model", "run": run, "seed": seed,
            "params": sum(p.numel() for p in model.parameters()),
            "epochs": epochs, "batch_size": recipe.batch_size, "lr": recipe.lr,

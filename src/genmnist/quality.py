@@ -39,7 +39,12 @@ def score_model(model, n: int, seed: int, sampler: LatentSampler | None,
         model.train(was_training)
     s = metrics.score(images, "mnist-test", features="mnist", metrics=("fid", "coverage"),
                       data_dir=data_dir, warn=lambda _: None)
-    return {"fid": round(float(s["fid"]), 4), "digit_entropy": round(float(s["digit_entropy"]), 4)}
+    out = {"fid": round(float(s["fid"]), 4), "digit_entropy": round(float(s["digit_entropy"]), 4)}
+    if model.conditional:  # sample_batches drew digit i % 10
+        from genmnist.metrics.conditional import score_conditional
+
+        out["cond_accuracy"] = round(score_conditional(images, torch.arange(n) % 10)["accuracy"], 4)
+    return out
 
 
 def training_quality(model, n: int, seed: int, train: Split,

@@ -1,0 +1,27 @@
+"""Conditional accuracy (genmnist.metrics.conditional) and what cond-vae does with it."""
+
+from __future__ import annotations
+
+import torch
+
+from genmnist.metrics.conditional import score_conditional
+
+
+def test_real_images_with_true_labels_score_near_one(mnist_test):
+    x, y = mnist_test.float_images(slice(0, 2000)), mnist_test.labels[:2000]
+    s = score_conditional(x, y)
+    assert s["accuracy"] > 0.98
+    assert all(a is not None and a > 0.9 for a in s["per_digit"])
+
+
+def test_shuffled_labels_score_near_a_tenth(mnist_test):
+    x, y = mnist_test.float_images(slice(0, 2000)), mnist_test.labels[:2000]
+    shuffled = y[torch.randperm(2000, generator=torch.Generator().manual_seed(0))]
+    assert 0.05 < score_conditional(x, shuffled)["accuracy"] < 0.15
+
+
+def test_digits_never_asked_for_are_none(mnist_test):
+    x, y = mnist_test.float_images(slice(0, 200)), mnist_test.labels[:200]
+    keep = y == 7
+    s = score_conditional(x[keep], y[keep])
+    assert s["per_digit"][7] > 0.9 and s["per_digit"][3] is None
