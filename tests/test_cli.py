@@ -70,6 +70,7 @@ def test_generate_digit_writes_that_digit(runs, tmp_path):
     r = cli("generate", "-c", runs / "cond-vae", "--n", "20", "--digit", "7",
             "--out", tmp_path / "s")
     assert r.exit_code == 0 and "of digit 7" in r.stdout
+    assert "conditional accuracy" in r.stdout  # judged by the MNIST classifier
 
 
 def test_generate_defaults_to_latest_run(runs, in_tmp):

@@ -59,14 +59,18 @@ def _batches(model, n, g, digit, batch_size, sampler) -> Iterator[torch.Tensor]:
 def generate_to_folder(model: GenerativeModel, n: int, folder: Path, seed: int = 0,
                        digit: int | None = None, batch_size: int = 1000,
                        on_batch: Callable[[int], None] | None = None, workers: int = 0,
-                       sampler: LatentSampler | None = None) -> int:
+                       sampler: LatentSampler | None = None,
+                       inspect: Callable[[torch.Tensor], None] | None = None) -> int:
     """Write `n` samples as PNGs into `folder` (already prepared). Same seed, same images;
-    `workers` > 1 encodes PNGs in that many processes while the model samples."""
+    `workers` > 1 encodes PNGs in that many processes while the model samples. `inspect`
+    sees every batch of images before it is written (e.g. to judge conditional accuracy)."""
     batches = sample_batches(model, n, seed, digit, batch_size, sampler)
     digits = len(str(n - 1)) if n > 100000 else 5
     done = 0
     with PngWriter(folder, workers, digits) as writer:
         for images in batches:
+            if inspect:
+                inspect(images)
             done += writer.write(images, start=done)
             if on_batch:
                 on_batch(len(images))

@@ -57,6 +57,35 @@ def default_workers(n: int) -> int:
     return 2 if n >= 2000 and (os.cpu_count() or 1) >= 2 else 0
 
 
+class ConditionalTally:
+    """Judges each batch a conditional model writes with the shipped MNIST classifier: how
+    often it drew the digit asked for (`digit`, or digit i % 10 for image i)."""
+
+    def __init__(self, digit: int | None):
+        from genmnist.metrics.classifier import load_classifier
+
+        self.digit, self.done = digit, 0
+        self.classifier, _ = load_classifier()
+        self.probs: list[torch.Tensor] = []
+
+    def __call__(self, images: torch.Tensor) -> None:
+        from genmnist.metrics.classifier import classify
+
+        self.probs.append(classify(self.classifier, images.cpu())[1])
+
+    def summary(self) -> str:
+        from genmnist.metrics.digits import conditional_accuracy
+
+        probs = torch.cat(self.probs)
+        n = len(probs)
+        intended = torch.full((n,), self.digit) if self.digit is not None else torch.arange(n) % 10
+        acc = conditional_accuracy(probs, intended)
+        worst = min((a, d) for d, a in enumerate(acc["per_digit"]) if a is not None)
+        tail = "" if self.digit is not None else f"; lowest: digit {worst[1]} at {worst[0]:.3f}"
+        return (f"conditional accuracy {acc['accuracy']:.3f}: the share of images the MNIST "
+                f"classifier calls the digit asked for{tail}")
+
+
 def output_file(path: Path, force: bool) -> Path:
     """Refuse to overwrite an existing picture unless --force; never write over a folder."""
     if path.is_dir():
@@ -109,19 +138,22 @@ def generate(
     if model.sampling_note:
         console.print(f"note: {model.sampling_note}")
     console.print(f"sampler: {describe(model, chosen)}")
+    judge = ConditionalTally(digit) if model.conditional else None
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("generate", total=n)
         count = generate_to_folder(model, n, folder, seed=seed, digit=digit,
                                    batch_size=batch_size, on_batch=lambda b: bar.advance(task, b),
                                    workers=default_workers(n) if workers is None else workers,
-                                   sampler=chosen)
+                                   sampler=chosen, inspect=judge)
     if grid is not None:
         save_grid(next(sample_batches(model, 100, seed, digit, 100, chosen)), grid, nrow=10)
     what = f" of digit {digit}" if digit is not None else ""
     console.print(f"wrote {count} images{what} (28x28 grayscale PNG) to {folder}/ in "
                   f"{time.perf_counter() - t0:.1f}s from {model.name} ({path}), sampler "
                   f"{chosen.kind if chosen else 'prior'}")
+    if judge is not None:
+        console.print(judge.summary())
 
 
 def _test_images(data_dir: Path | None, device):
