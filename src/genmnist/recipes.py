@@ -23,15 +23,22 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "ae": Recipe(),
-    "vae": Recipe(),
-    "cvae": Recipe(),
-    "cond-vae": Recipe(),
-    "dcgan": Recipe(),
-    "wgan": Recipe(batch_size=64),
-    "wgan-gp": Recipe(batch_size=64),
-    "vaegan": Recipe(batch_size=64),
-    "vqvae": Recipe(),
+    # The VAE family and the autoencoder: quality keeps improving past the old 10 epochs
+    # (the quality-against-compute figure of docs/benchmarks.md); sampled through the latent
+    # mixture fitted after training.
+    "ae": Recipe(epochs=20),
+    "vae": Recipe(epochs=30),  # the MLP: ~3 s an epoch
+    "cvae": Recipe(epochs=20),
+    "cond-vae": Recipe(epochs=20),
+    # The VQ-VAE's PixelCNN prior is what its samples are made of: it gets more passes too.
+    "vqvae": Recipe(epochs=12, model={"prior_epochs": 4}),
+    # GANs: more epochs at the nets' CPU widths (docs/models-gan.md: at equal training time
+    # the narrow nets scored better than DCGAN's 64-channel widths on this CPU; a GPU user
+    # asks for those with --set channels=64 --set gen_channels=64).
+    "dcgan": Recipe(epochs=15),
+    "wgan": Recipe(epochs=25, batch_size=64),
+    "wgan-gp": Recipe(epochs=15, batch_size=64),
+    "vaegan": Recipe(epochs=7, batch_size=64),
 }
 
 
