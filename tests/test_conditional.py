@@ -25,3 +25,20 @@ def test_digits_never_asked_for_are_none(mnist_test):
     keep = y == 7
     s = score_conditional(x[keep], y[keep])
     assert s["per_digit"][7] > 0.9 and s["per_digit"][3] is None
+
+
+def test_conditional_interpolation_says_what_it_holds(tmp_path):
+    from helpers import cli
+
+    r = cli("train", "cond-vae", "--epochs", "1", "--subset", "256", "--batch-size", "64",
+            "--out", tmp_path, "--name", "c", "--device", "cpu", "--latent-dim", "4",
+            "--sampler-components", "2")
+    assert r.exit_code == 0, r.stderr
+    r = cli("interpolate", "-c", tmp_path / "c", "--from-digit", "3", "--to-digit", "8",
+            "--steps", "4", "--out", tmp_path / "i.png")
+    assert r.exit_code == 0, r.stderr
+    assert "held:" in r.stdout and "label of image A (3)" in r.stdout
+    r = cli("interpolate", "-c", tmp_path / "c", "--sampler", "gmm", "--steps", "4",
+            "--out", tmp_path / "j.png")
+    assert r.exit_code == 0, r.stderr
+    assert "held: the digit label" in r.stdout

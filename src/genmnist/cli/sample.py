@@ -267,6 +267,8 @@ def interpolate_cmd(
         save_grid(path, out, nrow=steps, scale=3)
         console.print(f"interpolated {steps} points ({method.value}) between two random codes "
                       f"(seed {seed}) from the {describe(model, chosen)}: {out}")
+        if model.conditional:
+            console.print(f"held: the digit label, 0, for the whole path ({model.name})")
         return
     x, y = _test_images(data_dir, dev)
     a = _pick(from_, from_digit, y, "from", 0)
@@ -276,3 +278,7 @@ def interpolate_cmd(
     save_grid(torch.cat([x[a:a + 1], path, x[b:b + 1]]), out, nrow=steps + 2, scale=3)
     console.print(f"interpolated {steps} points ({method.value}) from test image {a} "
                   f"(digit {int(y[a])}) to {b} (digit {int(y[b])}): {out}")
+    if model.conditional:
+        console.print(f"held: {model.name} decodes the path's codes with the label of image A "
+                      f"({int(y[a])}) for the first half and of image B ({int(y[b])}) for the "
+                      "second; only the code (style) moves smoothly")
