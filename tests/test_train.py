@@ -85,7 +85,8 @@ def test_ae_fits_its_code_prior_after_training(tmp_path, small):
     result = run(tmp_path, "ae", small, epochs=1)
     assert "Gaussian mixture" in result.note
     model, _ = load_model(result.checkpoint)
-    assert torch.isclose(model.prior_weights.sum(), torch.tensor(1.0))
+    weights = model.latent_sampler.mixtures[0].weights
+    assert torch.isclose(weights.sum(), torch.tensor(1.0, dtype=weights.dtype))
     assert result.history[-1]["grid"] == "samples"
 
 
