@@ -214,5 +214,9 @@ def test_a_checkpoint_is_sampled_in_memory_and_scored(tmp_path, ref):
     assert png["fid"] != mem["fid"]  # unrounded floats: no PNG round trip
     other_seed = fid_json(run, ref, "--n", "300", "--seed", "1", "--metrics", "fid")
     assert other_seed["fid"] != mem["fid"]
+    # codes from the fitted mixture by default, as generate draws them; --sampler as there
+    assert "sampler gmm" in mem["samples"]
+    prior = fid_json(run, ref, "--n", "300", "--sampler", "prior", "--metrics", "fid")
+    assert "sampler prior" in prior["samples"] and prior["fid"] != mem["fid"]
     assert_clean_error(cli("fid", tmp_path / "nope.pt", ref), "checkpoint not found")
     assert_clean_error(cli("fid", run, ref, "--n", "0"), "--n must be positive")
