@@ -157,7 +157,7 @@ def test_verdict_and_table_read_models_against_floor_and_ceiling():
     table = markdown_table(rows).splitlines()
     assert [line.split("|")[1].strip() for line in table[2:]] == \
         [f"*{REAL}*", "**b**", "**a**", f"*{NOISE}*"]
-    assert "| 0.002 ± 0.0005 |" in table[2]
+    assert "| 2 ± 0.5 |" in table[2] and "KID x 1000" in table[0]  # x 1000, as fid prints it
 
 
 @pytest.mark.skipif(importlib.util.find_spec("genmnist.metrics") is None,

@@ -86,10 +86,12 @@ def test_fid_equals_python_m_pytorch_fid(tmp_path, random_weights, monkeypatch):
     b = write_folder(tmp_path / "b", seed=2, n=10, shift=4)
     state = torch.load(random_weights, weights_only=True)
     monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *args, **kwargs: state)
-    expected = calculate_fid_given_paths([str(a), str(b)], batch_size=50, device="cpu", dims=64,
+    expected = calculate_fid_given_paths([str(a), str(b)], batch_size=4, device="cpu", dims=64,
                                          num_workers=0)
+    # pytorch-fid's own options, spelled as it spells them
     r = cli("fid", a, b, "--features", "inception", "--dims", "64", "--inception-weights",
-            random_weights, "--metrics", "fid", "--json", "--device", "cpu", "--threads", "1")
+            random_weights, "--metrics", "fid", "--json", "--device", "cpu", "--threads", "1",
+            "--batch-size", "4", "--num-workers", "0")
     assert r.exit_code == 0, r.stderr
     got = json.loads(r.stdout)
     assert got["feature_space"] == "inception" and got["dims"] == 64

@@ -1,7 +1,8 @@
 """Image folders and grids: the PNG format that `generate` writes and `fid` reads.
 
 A sample folder holds N 28x28 8-bit grayscale PNGs named 00000.png, 00001.png, ... -- the layout
-that both `python -m pytorch_fid` and `genmnist fid` read.
+that both `python -m pytorch_fid` and `genmnist fid` read. Which files of a folder are images is
+decided here, once (`is_image_file`), for `fid` and for `generate --force`'s clean-up alike.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from PIL import Image
 from genmnist.errors import GenmnistError
 from genmnist.fileio import make_folder, write_atomically
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+# pytorch-fid's IMAGE_EXTENSIONS. It lists a folder with `Path.glob(f"*.{ext}")`: the match is
+# case-sensitive (x.PNG is not an image to it) and `*` matches dot-files (.x.png is one).
+IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -27,10 +30,17 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.squeeze(1).cpu().numpy()
 
 
+def is_image_file(path: Path) -> bool:
+    """The one rule for "this file is an image", everywhere in genmnist: pytorch-fid's, so that
+    both tools score the same files. Lower-case suffixes only; hidden files count."""
+    return path.name.endswith(IMAGE_SUFFIXES) and not path.is_dir()
+
+
 def existing_images(folder: Path) -> list[Path]:
+    """The images of `folder` (sorted; none if it is not a folder), by `is_image_file`."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if is_image_file(p))
 
 
 def prepare_output_folder(folder: str | Path, force: bool) -> Path:

@@ -86,13 +86,14 @@ def _by_fid(rows):
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    head = ["model", "sampler", "FID ↓", "FID, prior ↓", "KID ↓", "precision ↑", "recall ↑",
-            "IS ↑", "digit coverage ↑", "cond. accuracy ↑", "epochs", "params", "train s",
-            "sample s", "test loss"]
+    head = ["model", "sampler", "FID ↓", "FID, prior ↓", "KID x 1000 ↓", "precision ↑",
+            "recall ↑", "IS ↑", "digit coverage ↑", "cond. accuracy ↑", "epochs", "params",
+            "train s", "sample s", "test loss"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in _by_fid(aggregate(rows)):
         name = f"*{r['model']}*" if r["kind"] == "baseline" else f"**{r['model']}**"
-        kid = (f"{_num(r['kid_mean'])} ± {_num(r['kid_std'], 2)}"
+        # x1000 as `genmnist fid` prints it; results.csv/json keep the raw values
+        kid = (f"{_num(1000 * r['kid_mean'])} ± {_num(1000 * r['kid_std'], 2)}"
                if r.get("kid_mean") is not None else "–")
         prior = _pm(r, "fid_prior") if r.get("sampler") == "gmm" else "–"
         cells = [name, r.get("sampler") or "–", _pm(r, "fid"), prior, kid,
@@ -153,7 +154,8 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
         f"Hardware: {hardware}.", "",
         markdown_table(rows), "",
         verdict(rows), "",
-        "Arrows say which way is better. KID is mean ± standard deviation over subsets. "
+        "Arrows say which way is better. KID is mean ± standard deviation over subsets, "
+        "times 1000 (as `genmnist fid` prints it; results.csv and results.json hold it raw). "
         "IS is the Inception-style score of the MNIST classifier (at most 10); digit coverage "
         "is the entropy of the predicted-digit histogram over log 10 (1: every digit equally "
         "often, 0: one digit only). "

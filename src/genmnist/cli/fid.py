@@ -1,24 +1,40 @@
 """`genmnist fid SAMPLES [REFERENCE]`: FID and the metrics that FID alone hides.
 
-The numbers come from `genmnist.metrics.score`; this module parses options and prints a Rich
-table (or JSON). Every output names the feature space, because an FID in MNIST classifier
-features and an FID in Inception features are different numbers.
+The numbers come from `genmnist.metrics.score`; this module parses options, shows progress on
+stderr and prints a Rich table (or JSON). Every output names the feature space, because an FID
+in MNIST classifier features and an FID in Inception features are different numbers. It also
+takes pytorch-fid's spellings (`--batch-size`, `--num-workers`, `--save-stats A OUT.npz`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperCommand
 
 from genmnist.cli import app
-from genmnist.cli.common import console, data_dir_option, device_option, err_console
-from genmnist.metrics.features import feature_space
-from genmnist.metrics.reference import check_npz_target, save_npz
+from genmnist.cli.common import console, data_dir_option, device_option, err_console, positive
+from genmnist.cli.sample import SamplerChoice, sampler_option
+from genmnist.errors import GenmnistError
+from genmnist.metrics.features import FeatureSpace, feature_space
+from genmnist.metrics.folder import NotMnistImage
+from genmnist.metrics.generator import generator_stats, is_checkpoint
+from genmnist.metrics.reference import Stats, check_npz_target, save_npz
 from genmnist.metrics.score import METRICS, load_source, parse_metrics, score
 from genmnist.runtime import choose_threads, resolve_device
 
@@ -56,6 +72,35 @@ def _table(r: dict) -> Table:
     return t
 
 
+class _Rate(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:,.0f} img/s" if task.speed else "", style="progress.data.speed")
+
+
+class _Bars:
+    """`progress(what, done, total)` for the core: one transient bar per stage (reading,
+    sampling, features of each side) with images done, rate and time left, on stderr. Not on a
+    terminal (a log, a pipe) it stays silent: Rich would still write a blank line there."""
+
+    def __init__(self):
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             _Rate(), TimeRemainingColumn(), console=err_console, transient=True,
+                             disable=not err_console.is_terminal)
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if what not in self.tasks:
+            self.tasks[what] = self.bars.add_task(what, total=total)
+        self.bars.update(self.tasks[what], completed=done)
+
+    def __enter__(self):
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bars.stop()
+
+
 def _histogram(hist: list[float]) -> str:
     return "predicted digits: " + "  ".join(f"{d}:{100 * p:.1f}%" for d, p in enumerate(hist))
 
@@ -66,26 +111,88 @@ FEATURES_HELP = ("Feature space: mnist (the 128-d features of genmnist's own MNI
 METRICS_HELP = f"Comma list of {', '.join(METRICS)} (pr = precision and recall), or all."
 WEIGHTS_HELP = ("pytorch-fid's Inception weights file (pt_inception-2015-12-05-6726825d.pth) "
                 "[default: torch hub's cache, else download when online].")
+SAVE_STATS_FORMS = ("genmnist fid SAMPLES --save-stats OUT.npz --stats-only (or pytorch-fid's "
+                    "order: genmnist fid --save-stats SAMPLES OUT.npz)")
+CONVERT_HINT = ("pass --convert to convert such images (to grayscale by luminance, resized to "
+                "28x28), or convert them yourself: PIL's .convert('L').resize((28, 28))")
 
 
-@app.command()
+class _PlainUsage(TyperCommand):
+    """Usage `genmnist fid [OPTIONS] SAMPLES [REFERENCE]`, as man pages and the other commands
+    write it: Typer writes a required argument as {SAMPLES}, which reads like a set of choices."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p
+                for p in super().collect_usage_pieces(ctx)]
+
+
+def _save_stats_form(samples: str, reference: str | None, save_stats: Path | None,
+                     stats_only: bool) -> tuple[str, str | None, Path | None, bool]:
+    """pytorch-fid's `--save-stats SAMPLES OUT.npz` reaches Typer as --save-stats=SAMPLES and
+    SAMPLES=OUT.npz; genmnist's own form is `SAMPLES --save-stats OUT.npz`. Both mean: write
+    the statistics. pytorch-fid's also means: score nothing."""
+    if save_stats is None or save_stats.suffix == ".npz":
+        return samples, reference, save_stats, stats_only
+    if samples.endswith(".npz") and reference is None:
+        return str(save_stats), None, Path(samples), True
+    raise GenmnistError(f"--save-stats {save_stats} must end in .npz: it names the file to "
+                        f"write; type {SAVE_STATS_FORMS}")
+
+
+def _load(src: str, space: FeatureSpace, n: int, seed: int, sampler: str, convert: bool, device,
+          data_dir: Path | None) -> Stats:
+    """One side's statistics: a checkpoint is sampled in memory, anything else is read."""
+    try:
+        if is_checkpoint(src):
+            return generator_stats(src, n, seed, space, device, sampler, _warn)
+        return load_source(src, space, data_dir, _warn, convert=convert)
+    except NotMnistImage as e:
+        raise GenmnistError(f"{e}; {CONVERT_HINT}") from e
+
+
+@app.command(cls=_PlainUsage)
 def fid(
-    samples: str = typer.Argument(..., show_default=False,
+    samples: str = typer.Argument(..., show_default=False, metavar="SAMPLES",
                                   help="Folder of 28x28 grayscale PNGs, a .npz statistics file, "
-                                       "or a named reference."),
-    reference: str = typer.Argument("mnist-test",
-                                    help="Folder, .npz, or named reference: mnist-test or "
-                                         "mnist-train (statistics computed once, then cached)."),
+                                       "a named reference, or a checkpoint (.pt file or run "
+                                       "folder) to sample --n images from, in memory."),
+    reference: str = typer.Argument(None, show_default=False, metavar="REFERENCE",
+                                    help="Folder, .npz, checkpoint, or named reference: "
+                                         "mnist-test or mnist-train (statistics computed once, "
+                                         "then cached) [default: mnist-test]."),
     features: Features = typer.Option(Features.mnist, "--features", "-f", help=FEATURES_HELP),
     dims: int = typer.Option(None, "--dims", show_default=False,
                              help="Inception features: 64, 192, 768 or 2048, as in pytorch-fid "
                                   "[default: 2048]; mnist features are always 128-d."),
     metrics: str = typer.Option("all", "--metrics", "-m", help=METRICS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    batch_size: int = typer.Option(None, "--batch-size", "-b", show_default=False,
+                                   help="Images per forward pass of the feature network, as "
+                                        "pytorch-fid's --batch-size [default: 50 for inception, "
+                                        "as pytorch-fid; 500 for mnist]. Scores do not depend "
+                                        "on it."),
+    num_workers: int = typer.Option(None, "--num-workers", min=0, show_default=False,
+                                    help="Accepted for pytorch-fid's command lines; it changes "
+                                         "nothing: genmnist decodes the PNGs once, in this "
+                                         "process (measured faster than worker pools)."),
+    n: int = typer.Option(10000, "--n", "-n",
+                          help="Images to sample when SAMPLES or REFERENCE is a checkpoint."),
+    seed: int = typer.Option(0, "--seed", help="Seed of those samples: the images `genmnist "
+                                               "generate --seed` writes, unrounded."),
+    sampler: SamplerChoice = sampler_option(),
     save_stats: Path = typer.Option(None, "--save-stats", show_default=False,
                                     help="Also write SAMPLES' statistics (mu, sigma: pytorch-fid's "
-                                         "format) to this .npz."),
+                                         "format) to this .npz. pytorch-fid's order, "
+                                         "--save-stats SAMPLES OUT.npz, works too and scores "
+                                         "nothing."),
+    stats_only: bool = typer.Option(False, "--stats-only",
+                                    help="With --save-stats: write the statistics and score "
+                                         "nothing (no REFERENCE, no pass over it)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --save-stats file."),
+    convert: bool = typer.Option(False, "--convert",
+                                 help="Convert images that are not 28x28 grayscale (RGB to L by "
+                                      "luminance, resized bicubic to 28x28), with a warning, "
+                                      "instead of refusing them."),
     inception_weights: Path = typer.Option(None, "--inception-weights", show_default=False,
                                            help=WEIGHTS_HELP),
     classifier: Path = typer.Option(None, "--classifier", show_default=False,
@@ -107,18 +214,37 @@ def fid(
     classifier in either feature space. See docs/fid.md and docs/metrics.md.
     """
     asked = parse_metrics(metrics)
+    positive("--batch-size", batch_size)
+    positive("--n", n)
+    samples, reference, save_stats, stats_only = _save_stats_form(samples, reference,
+                                                                  save_stats, stats_only)
+    if stats_only and save_stats is None:
+        raise GenmnistError(f"--stats-only writes statistics and needs a file to write: "
+                            f"{SAVE_STATS_FORMS}")
+    if stats_only and reference is not None:
+        raise GenmnistError(f"--stats-only scores nothing, so REFERENCE {reference} is not "
+                            "used; drop it, or drop --stats-only to score")
     dev = resolve_device(device)
     # one thread: 10.7-14 s vs 16-17 s with two for 10000 samples on the loaded 2-core box
     choose_threads(threads, 1 if features is Features.mnist else (os.cpu_count() or 1))
     space = feature_space(features.value, dims, dev, classifier, inception_weights)
+    space.batch_size = batch_size
     if save_stats is not None:
         check_npz_target(save_stats, force)  # before minutes of work, not after
-    with err_console.status(f"scoring in {space.label} ..."):
-        stats = load_source(samples, space, data_dir, _warn)
+    t0 = time.perf_counter()
+    with _Bars() as bars:
+        space.progress = bars
+        stats = _load(samples, space, n, seed, sampler.value, convert, dev, data_dir)
         if save_stats is not None:
             save_npz(stats, space, save_stats, force=True)
-        result = score(stats, reference, metrics=asked, data_dir=data_dir, warn=_warn,
-                       space=space)
+        if not stats_only:
+            ref = _load(reference or "mnist-test", space, n, seed, sampler.value, convert, dev,
+                        data_dir)
+            result = score(stats, ref, metrics=asked, data_dir=data_dir, warn=_warn, space=space)
+            result["seconds"] = time.perf_counter() - t0  # reading and sampling included
+    if stats_only:
+        _print_saved(stats, space, save_stats, as_json)
+        return
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -126,5 +252,15 @@ def fid(
     if "digit_histogram" in result:
         console.print(_histogram(result["digit_histogram"]))
     if save_stats is not None:
-        console.print(f"statistics of {samples} ({space.label}) saved to {save_stats}")
+        console.print(f"statistics of {stats.source} ({space.label}) saved to {save_stats}")
     console.print(f"[{result['seconds']:.1f}s]")
+
+
+def _print_saved(stats: Stats, space: FeatureSpace, path: Path, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"feature_space": space.name, "features": space.label,
+                               "dims": space.dims, "samples": stats.source,
+                               "n_samples": stats.n, "saved_stats": str(path)}))
+        return
+    console.print(f"statistics of {stats.source} ({stats.n} images, {space.label}) saved to "
+                  f"{path}; nothing scored")

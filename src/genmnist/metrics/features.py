@@ -3,12 +3,14 @@ Inception (Heusel et al. 2017 compare Inception pool features; on MNIST a digit 
 features are the common, offline alternative).
 
 A `FeatureSpace` knows its name, its size, a label that every output prints (so an MNIST-space
-FID is never mistaken for an Inception FID), a cache key, and how to extract features. Networks
+FID is never mistaken for an Inception FID), a cache key, and how to extract features, in
+batches of `batch_size` (pytorch-fid's 50 for Inception), telling `progress` after each. Networks
 load lazily: scoring against cached or `.npz` statistics never builds Inception.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from genmnist.metrics import classifier as clf
 from genmnist.metrics import inception
 
 SPACES = ("mnist", "inception")
+BATCH_SIZE = {"mnist": 500, "inception": 50}  # inception: pytorch-fid's --batch-size default
 
 
 @dataclass
@@ -28,6 +31,8 @@ class FeatureSpace:
     device: torch.device
     classifier_path: Path | None = None
     inception_weights: Path | None = None
+    batch_size: int | None = None  # images per forward pass [default: BATCH_SIZE[name]]
+    progress: Callable[[str, int, int], None] | None = None  # (what, done, total) per batch
     _classifier: object = field(default=None, repr=False)
     _inception: object = field(default=None, repr=False)
     _classifier_meta: dict = field(default_factory=dict, repr=False)
@@ -51,15 +56,27 @@ class FeatureSpace:
             self._classifier = clf.for_inference(model)
         return self._classifier
 
-    def extract(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(N, dims) float32 features of uint8 images (N, 1, 28, 28), and the classifier's
-        probabilities when the same forward pass gives them (MNIST space) else None."""
-        if self.name == "mnist":
-            return clf.classify(self.classifier(), images)
-        if self._inception is None:
+    def extract(self, images: torch.Tensor,
+                what: str = "images") -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N, dims) float32 features of uint8 or [0, 1] images (N, 1, 28, 28), and the
+        classifier's probabilities when the same forward pass gives them (MNIST space) else
+        None. `what` names the images in progress reports."""
+        bs = self.batch_size or BATCH_SIZE[self.name]
+        if self.name == "inception" and self._inception is None:
             self._inception = inception.build_inception(self.dims, self.inception_weights,
                                                         self.device)
-        return inception.inception_features(self._inception, images), None
+        feats, probs = [], []
+        for i in range(0, len(images), bs):
+            if self.name == "mnist":
+                f, p = clf.classify(self.classifier(), images[i:i + bs], batch_size=bs)
+                probs.append(p)
+            else:
+                f = inception.inception_features(self._inception, images[i:i + bs], bs)
+            feats.append(f)
+            if self.progress is not None:
+                self.progress(f"{self.name} features of {what}", min(i + bs, len(images)),
+                              len(images))
+        return torch.cat(feats), (torch.cat(probs) if probs else None)
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 10) MNIST classifier softmax, whatever the feature space."""

@@ -1,15 +1,17 @@
 """Read a folder of 28x28 grayscale PNGs (what `genmnist generate` and `data export` write)
 into one uint8 tensor, checking every file.
 
-The contract is strict because a score silently computed on the wrong pixels is worse than an
-error: every image must decode, be 28x28 and be 8-bit grayscale (PIL mode "L"). The first bad
-file is named in a one-line `GenmnistError`. Files whose suffix is not an image's are skipped
-with a warning, as `python -m pytorch_fid` skips them, so both tools count the same images.
+Which files are images is `genmnist.images.is_image_file`: pytorch-fid's rule, so both tools
+count the same images. The contract is strict because a score silently computed on the wrong
+pixels is worse than an error: every image must decode, be 28x28 and be 8-bit grayscale (PIL
+mode "L"); the first bad file is named in a one-line error. Asked to `convert`, other images
+are converted instead (to L by luminance, resized to 28x28) and the caller is told.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +19,25 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from genmnist.errors import GenmnistError
+from genmnist.images import is_image_file
 
-# pytorch-fid's IMAGE_EXTENSIONS, so that both tools read the same files
-IMAGE_SUFFIXES = {".bmp", ".jpg", ".jpeg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"}
 SIZE = (28, 28)
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+class NotMnistImage(GenmnistError):
+    """An image that decodes but is not 28x28 8-bit grayscale; `convert=True` would take it."""
+
+    def __init__(self, path: Path, size: tuple[int, int], mode: str):
+        self.path, self.size, self.mode = path, size, mode
+        what = (f"is {size[0]}x{size[1]}" if size != SIZE
+                else f"is a {mode} image, not 8-bit grayscale (mode L)")
+        super().__init__(f"{path} {what}; genmnist fid reads 28x28 8-bit grayscale images, as "
+                         "`genmnist generate` writes")
 
 
 def list_images(folder: str | Path) -> tuple[list[Path], list[Path]]:
-    """Sorted image files of `folder`, and the other (non-hidden) files it holds."""
+    """Sorted image files of `folder`, and its other visible files (to warn about)."""
     folder = Path(folder)
     if not folder.exists():
         raise GenmnistError(f"{folder} does not exist")
@@ -32,26 +45,36 @@ def list_images(folder: str | Path) -> tuple[list[Path], list[Path]]:
         raise GenmnistError(f"{folder} is not a folder of images (nor a .npz statistics file)")
     images, others = [], []
     for p in sorted(folder.iterdir()):
-        if p.name.startswith(".") or p.is_dir():
-            continue
-        (images if p.suffix.lower() in IMAGE_SUFFIXES else others).append(p)
+        if is_image_file(p):
+            images.append(p)
+        elif not p.name.startswith(".") and not p.is_dir():  # .DS_Store and co. go unsaid
+            others.append(p)
     if not images:
         what = f" (it holds {len(others)} files that are not images)" if others else ""
         raise GenmnistError(f"{folder} holds no images{what}; expected 28x28 grayscale PNGs")
     return images, others
 
 
-def _decode(path: Path) -> np.ndarray:
+def _to_mnist(im: Image.Image) -> Image.Image:
+    """Any image as 28x28 L: luminance (ITU-R 601, PIL's convert), then bicubic (antialiased
+    when shrinking, as clean-fid resizes)."""
+    if im.mode != "L":
+        im = im.convert("L")
+    if im.size != SIZE:
+        im = im.resize(SIZE, Image.Resampling.BICUBIC)
+    return im
+
+
+def _decode(path: Path, convert: bool) -> tuple[np.ndarray, bool]:
+    """(28, 28) uint8 pixels of `path`, and whether they had to be converted."""
     try:
         data = path.read_bytes()
         with Image.open(io.BytesIO(data)) as im:
-            if im.size != SIZE:
-                raise GenmnistError(f"{path} is {im.size[0]}x{im.size[1]}; genmnist fid reads "
-                                    "28x28 images only (MNIST's size)")
-            if im.mode != "L":
-                raise GenmnistError(f"{path} is a {im.mode} image; genmnist fid reads 8-bit "
-                                    "grayscale (mode L) images, as `genmnist generate` writes")
-            return np.asarray(im)
+            if im.size == SIZE and im.mode == "L":
+                return np.asarray(im), False
+            if not convert:
+                raise NotMnistImage(path, im.size, im.mode)
+            return np.asarray(_to_mnist(im)), True
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         if isinstance(e, GenmnistError):
             raise
@@ -59,17 +82,33 @@ def _decode(path: Path) -> np.ndarray:
                             "file)") from e
 
 
-def read_folder(folder: str | Path, warn=None) -> torch.Tensor:
+def _skipped(folder: Path, others: list[Path]) -> str:
+    names = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
+    upper = sum(p.name.lower().endswith((".png", ".jpg", ".jpeg")) for p in others)
+    why = (" (image suffixes count in lower case only, as in pytorch-fid: rename them to be "
+           "scored)" if upper else "")
+    return f"skipped {len(others)} non-image file(s) in {folder}: {names}{why}"
+
+
+def read_folder(folder: str | Path, warn: Callable[[str], None] | None = None,
+                convert: bool = False, progress: Progress | None = None) -> torch.Tensor:
     """All images of `folder` as uint8 (N, 1, 28, 28), in sorted file-name order.
 
-    `warn(message)` is told about skipped non-image files. Decoding is sequential: a 28x28 PNG
-    costs ~0.1 ms, mostly Python-side overhead under the GIL, and a thread pool measured slower.
+    `warn(message)` is told about skipped files and converted images; `progress(what, done,
+    total)` about decoding. Decoding is sequential: a 28x28 PNG costs ~0.1 ms, mostly
+    Python-side overhead under the GIL, and a thread pool measured slower.
     """
     files, others = list_images(folder)
     if others and warn is not None:
-        names = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
-        warn(f"skipped {len(others)} non-image file(s) in {folder}: {names}")
+        warn(_skipped(Path(folder), others))
     out = np.empty((len(files), *SIZE), dtype=np.uint8)
+    converted = 0
     for i, path in enumerate(files):
-        out[i] = _decode(path)
+        out[i], changed = _decode(path, convert)
+        converted += changed
+        if progress is not None and (i % 500 == 499 or i == len(files) - 1):
+            progress(f"reading {folder}", i + 1, len(files))
+    if converted and warn is not None:
+        warn(f"converted {converted} of {len(files)} images in {folder} to 28x28 grayscale "
+             "(RGB to L by luminance, resized bicubic): the scores are of the converted images")
     return torch.from_numpy(out).unsqueeze(1)

@@ -51,7 +51,7 @@ def stats_of_images(images: torch.Tensor, space: FeatureSpace, source: str) -> S
     if len(images) < 2:
         raise GenmnistError(f"{source} holds {len(images)} image(s); scores need at least 2 "
                             "(10000 is the convention)")
-    feats, probs = space.extract(images)
+    feats, probs = space.extract(images, source)
     mu, sigma = statistics(feats.numpy())
     return Stats(source, len(images), mu, sigma, feats, images, probs)
 

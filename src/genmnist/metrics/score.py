@@ -64,8 +64,10 @@ def as_uint8_images(x: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def load_source(src: Source, space: FeatureSpace, data_dir=None, warn=None) -> Stats:
-    """Statistics (and features/images where there are some) of one argument."""
+def load_source(src: Source, space: FeatureSpace, data_dir=None, warn=None,
+                convert: bool = False) -> Stats:
+    """Statistics (and features/images where there are some) of one argument. `convert`:
+    convert a folder's images that are not 28x28 grayscale instead of refusing them."""
     if isinstance(src, Stats):  # already loaded (e.g. by `fid --save-stats`)
         return src
     if isinstance(src, torch.Tensor):
@@ -79,7 +81,7 @@ def load_source(src: Source, space: FeatureSpace, data_dir=None, warn=None) -> S
     if not path.exists() and "/" not in text and "." not in text:
         raise GenmnistError(f"{text!r} is neither an existing folder nor a named reference "
                             f"(use one of {', '.join(REFERENCES)})")
-    return stats_of_images(read_folder(path, warn), space, text)
+    return stats_of_images(read_folder(path, warn, convert, space.progress), space, text)
 
 
 def score(samples: Source, reference: Source = "mnist-test", features: str = "mnist",
