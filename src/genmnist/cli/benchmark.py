@@ -26,6 +26,7 @@ from genmnist.benchmark import (
 )
 from genmnist.cli import app
 from genmnist.cli.common import console, data_dir_option, device_option, positive, threads_option
+from genmnist.cli.progress import quality_text
 from genmnist.models import MODELS
 from genmnist.report import markdown_table, verdict, write_report
 from genmnist.runtime import resolve_device
@@ -71,7 +72,7 @@ class RichBenchmarkReporter(BenchmarkReporter):
     def end_epoch(self, record):
         test = "  ".join(f"{k} {v:.4g}" for k, v in record["test"].items())
         self.message(f"  {self.name} epoch {record['epoch']}: {record['seconds']:.1f}s, "
-                     f"test {test}")
+                     f"test {test}{quality_text(record.get('quality'))}")
 
     def phase(self, name, total):
         self._bar(f"  {self.name} {name}", total)
