@@ -1,6 +1,6 @@
 """Seconds per 60000-image epoch of each model on this machine's CPU, through the real trainer.
 
-Trains one epoch on the first N training images (default 3200) with `genmnist.train.fit` and
+Trains one epoch on the first N training images (default 3200) with `genmnist.training.fit` and
 scales its images/second to a full MNIST epoch. Evaluation and sampling are not counted.
 
     PYTHONPATH=src python bench/epoch_seconds.py --threads 1 --models dcgan,wgan,vqvae
@@ -17,7 +17,7 @@ import torch
 
 from genmnist.data import load_mnist
 from genmnist.models import MODELS, get_model_class, make_config
-from genmnist.train import TrainConfig, fit
+from genmnist.training import TrainConfig, fit
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from genmnist.data import load_mnist
 from genmnist.images import prepare_output_folder, write_pngs
 from genmnist.models import get_model_class, make_config
 from genmnist.sampling import generate_to_folder
-from genmnist.train import TrainConfig, fit
+from genmnist.training import TrainConfig, fit
 
 MODELS = ["vae", "dcgan", "wgan", "wgan-gp", "vaegan", "vqvae"]
 

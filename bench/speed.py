@@ -43,7 +43,7 @@ from torch import nn
 
 from genmnist.data import load_mnist
 from genmnist.models import MODELS, build_model, make_config
-from genmnist.train import TrainConfig, fit, make_optimizer
+from genmnist.training import TrainConfig, fit, make_optimizer
 
 
 def machine() -> str:

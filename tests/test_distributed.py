@@ -24,7 +24,7 @@ from genmnist.interrupt import TrainingInterrupted
 from genmnist.models import MODELS
 from genmnist.precision import resolve_precision
 from genmnist.resume import plan_resume
-from genmnist.train import TrainConfig, fit
+from genmnist.training import TrainConfig, fit
 from helpers import assert_clean_error, cli
 from test_resume import Duo, InterruptAt
 

@@ -13,7 +13,7 @@ from genmnist.data import load_mnist
 from genmnist.latent import latent_pictures, manifold_codes, project
 from genmnist.models import GenerativeModel, make_config
 from genmnist.models.vae import VAE
-from genmnist.train import TrainConfig, fit
+from genmnist.training import TrainConfig, fit
 from helpers import assert_clean_error, cli
 
 

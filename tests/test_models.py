@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genmnist.models import MODELS, build_model, make_config
-from genmnist.train import make_optimizer
+from genmnist.training import make_optimizer
 
 # Exact loss terms per model and player: a model added to the registry must be listed here.
 LOSS_KEYS = {
@@ -25,10 +25,10 @@ LOSS_KEYS = {
 
 def fit_prior(model, mnist_test, n=200):
     """What training does last: fit the model's sampler (latent mixture, VQ-VAE PixelCNN prior)."""
-    from genmnist.train import after_training
+    from genmnist.training import fit_after_training
 
-    after_training(model, mnist_test.float_images(slice(0, n)), mnist_test.labels[:n], 100,
-                   components=5, seed=0)
+    fit_after_training(model, mnist_test.float_images(slice(0, n)), mnist_test.labels[:n], 100,
+                       components=5, seed=0)
 
 
 def batch(mnist_test, n=16):

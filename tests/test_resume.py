@@ -21,7 +21,7 @@ from genmnist.interrupt import TrainingInterrupted
 from genmnist.models import MODELS, GenerativeModel, make_config
 from genmnist.models.vae import VAE
 from genmnist.resume import plan_resume
-from genmnist.train import Reporter, TrainConfig, fit
+from genmnist.training import Reporter, TrainConfig, fit
 
 CPU = torch.device("cpu")
 

@@ -10,7 +10,7 @@ import torch
 from genmnist.checkpoint import load_checkpoint, load_model
 from genmnist.data import load_mnist
 from genmnist.models import MODELS, build_model, make_config
-from genmnist.train import TrainConfig, fit
+from genmnist.training import TrainConfig, fit
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads
 from genmnist.samplers import LatentSampler, resolve_sampler
 from genmnist.sampling import sample_batches
-from genmnist.train import Reporter, TrainConfig, fit
+from genmnist.training import Reporter, TrainConfig, fit
 
 # A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space, a device and the
 # MNIST folder to named scores against the MNIST test set (at least the `METRICS`).

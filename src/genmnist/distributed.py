@@ -86,47 +86,6 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
-    """The module the trainer calls for losses: the model itself, or its DDP wrapper.
-
-    Multi-player models leave one player's parameters out of another player's graph (the
-    generator is detached in the critic's step), so DDP must look for unused parameters there.
-    """
-    if not info.enabled:
-        return model
-    multi = len(getattr(model, "players", ("model",))) > 1
-    ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=ids,
-                                               find_unused_parameters=multi)
-
-
-def shard(perm: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """This rank's share of an epoch's permutation (every rank draws the same permutation)."""
-    return perm[info.rank::info.world] if info.enabled else perm
-
-
-def all_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Sum a tensor over ranks (identity without torchrun)."""
-    if info.enabled:
-        values = values.clone()
-        dist.all_reduce(values)
-    return values
-
-
-def gather_ints(value: int, info: DistInfo, device: torch.device) -> list[int]:
-    """Every rank's `value`, in rank order (used to log that each rank did its share)."""
-    if not info.enabled:
-        return [value]
-    out = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(info.world)]
-    dist.all_gather(out, torch.tensor([value], dtype=torch.long, device=device))
-    return [int(t) for t in out]
-
-
-def barrier(info: DistInfo) -> None:
-    if info.enabled:
-        dist.barrier()
-
-
 def default_threads(info: DistInfo) -> int | None:
     """Under torchrun on CPU, share the cores among the local processes instead of
     oversubscribing them; None = no opinion (use the model's own default)."""
@@ -135,49 +94,103 @@ def default_threads(info: DistInfo) -> int | None:
     return max(1, (os.cpu_count() or 1) // info.local_world)
 
 
-def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
-    """True on every rank when `flag` is true on any (e.g. a Ctrl-C one rank saw)."""
-    if not info.enabled:
-        return flag
-    t = torch.tensor([float(flag)], device=device)
-    dist.all_reduce(t)
-    return bool(t.item() > 0)
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in the job and the collectives the trainer needs, each a no-op
+    (returning its argument) without torchrun."""
 
+    info: DistInfo = DistInfo()
+    device: torch.device = torch.device("cpu")
 
-def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
-    """Every rank's `obj` (small picklable things such as RNG states), in rank order."""
-    if not info.enabled:
-        return [obj]
-    out: list[Any] = [None] * info.world
-    dist.all_gather_object(out, obj)
-    return out
+    @property
+    def enabled(self) -> bool:
+        return self.info.enabled
 
+    @property
+    def is_main(self) -> bool:
+        return self.info.is_main
 
-def on_main(info: DistInfo, decide: Callable[[], T]) -> T:
-    """Run `decide()` on rank 0 only and hand every rank its result (e.g. the run folder, whose
-    default name holds the time). If it raises a GenmnistError, rank 0 raises it and the others
-    a QuietError, so the user reads the line once and no rank waits for the others."""
-    if not info.enabled:
-        return decide()
-    box: list[Any] = [None, None]
-    if info.is_main:
+    @property
+    def world(self) -> int:
+        return self.info.world
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module the trainer calls for losses: the model itself, or its DDP wrapper.
+
+        Multi-player models leave one player's parameters out of another player's graph (the
+        generator is detached in the critic's step), so DDP must look for unused parameters
+        there."""
+        if not self.enabled:
+            return model
+        multi = len(getattr(model, "players", ("model",))) > 1
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids,
+                                                   find_unused_parameters=multi)
+
+    def shard(self, perm: torch.Tensor) -> torch.Tensor:
+        """This rank's share of an epoch's permutation (every rank draws the same one)."""
+        return perm[self.info.rank::self.info.world] if self.enabled else perm
+
+    def all_sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Sum a tensor over ranks."""
+        if self.enabled:
+            values = values.clone()
+            dist.all_reduce(values)
+        return values
+
+    def gather_ints(self, value: int) -> list[int]:
+        """Every rank's `value`, in rank order (used to log that each rank did its share)."""
+        if not self.enabled:
+            return [value]
+        out = [torch.zeros(1, dtype=torch.long, device=self.device)
+               for _ in range(self.info.world)]
+        dist.all_gather(out, torch.tensor([value], dtype=torch.long, device=self.device))
+        return [int(t) for t in out]
+
+    def any_rank(self, flag: bool) -> bool:
+        """True on every rank when `flag` is true on any (e.g. a Ctrl-C one rank saw)."""
+        if not self.enabled:
+            return flag
+        t = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def gather_objects(self, obj: Any) -> list[Any]:
+        """Every rank's `obj` (small picklable things such as RNG states), in rank order."""
+        if not self.enabled:
+            return [obj]
+        out: list[Any] = [None] * self.info.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def on_main(self, decide: Callable[[], T]) -> T:
+        """Run `decide()` on rank 0 only and hand every rank its result (e.g. the run folder,
+        whose default name holds the time). If it raises a GenmnistError, rank 0 raises it and
+        the others a QuietError, so the user reads the line once and no rank waits."""
+        if not self.enabled:
+            return decide()
+        box: list[Any] = [None, None]
+        if self.is_main:
+            try:
+                box[0] = decide()
+            except GenmnistError as e:
+                box[1] = e
+        dist.broadcast_object_list(box, src=0)
+        if box[1] is not None:
+            raise box[1] if self.is_main else QuietError(str(box[1]))
+        return box[0]
+
+    @contextmanager
+    def reported_once(self) -> Iterator[None]:
+        """For checks every rank makes alike (the loss terms are all-reduced, the weights are
+        the same everywhere): rank 0 reports a failure, the others fail quietly."""
         try:
-            box[0] = decide()
+            yield
         except GenmnistError as e:
-            box[1] = e
-    dist.broadcast_object_list(box, src=0)
-    if box[1] is not None:
-        raise box[1] if info.is_main else QuietError(str(box[1]))
-    return box[0]
-
-
-@contextmanager
-def reported_once(info: DistInfo) -> Iterator[None]:
-    """For checks every rank makes alike (the loss terms are all-reduced, the weights are the
-    same everywhere): rank 0 reports a failure, the others fail quietly."""
-    try:
-        yield
-    except GenmnistError as e:
-        if info.is_main or isinstance(e, QuietError):
-            raise
-        raise QuietError(str(e)) from e
+            if self.is_main or isinstance(e, QuietError):
+                raise
+            raise QuietError(str(e)) from e

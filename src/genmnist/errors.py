@@ -13,3 +13,77 @@ class GenmnistError(ValueError):
 class QuietError(GenmnistError):
     """An error another process reports: under torchrun, every rank fails alike and only rank 0
     prints the line; the CLI exits 1 without printing for this one."""
+
+
+# --- training stops: the data of what happened; the CLI adds how to fix it --------------------
+
+def kept_text(checkpoint, epoch: int) -> str:
+    """What a stopped run still has: its last good checkpoint, or nothing."""
+    return (f"kept the last good checkpoint {checkpoint} (epoch {epoch})" if epoch
+            else "no checkpoint was written")
+
+
+class NonFiniteLoss(GenmnistError):
+    """A loss term became NaN or infinite; the last good checkpoint is left as it was."""
+
+    def __init__(self, epoch: int, batch: int, terms: dict[str, float], checkpoint, kept: int):
+        self.epoch, self.batch, self.terms, self.checkpoint, self.kept = (
+            epoch, batch, terms, checkpoint, kept)
+        bad = ", ".join(f"{k} = {v}" for k, v in terms.items())
+        super().__init__(f"training stopped: loss became non-finite at epoch {epoch} batch "
+                         f"{batch} ({bad}); {kept_text(checkpoint, kept)}")
+
+
+class NonFiniteWeights(GenmnistError):
+    """A weight became NaN or infinite while the loss still read finite; nothing was saved."""
+
+    def __init__(self, epoch: int, weight: str, checkpoint, kept: int):
+        self.epoch, self.weight, self.checkpoint, self.kept = epoch, weight, checkpoint, kept
+        super().__init__(f"training stopped: weight '{weight}' became NaN or infinite in epoch "
+                         f"{epoch}; {kept_text(checkpoint, kept)}")
+
+
+class BatchTooSmall(GenmnistError):
+    """The global batch cannot give every process at least one image."""
+
+    def __init__(self, batch_size: int, world: int):
+        self.batch_size, self.world = batch_size, world
+        super().__init__(f"a batch of {batch_size} images cannot be split across {world} "
+                         "processes")
+
+
+class ResumeMismatch(GenmnistError):
+    """A mid-epoch checkpoint does not fit the training images it is resumed on."""
+
+    def __init__(self, saved_images: int, images: int):
+        self.saved_images, self.images = saved_images, images
+        super().__init__(f"cannot resume: the checkpoint was written on {saved_images} training "
+                         f"images, these are {images}")
+
+
+# --- resuming: what does not fit; the CLI says which option or command would --------------------
+
+class NotARunCheckpoint(GenmnistError):
+    """Only a run folder's own checkpoint can be resumed (its folder is where the run goes on)."""
+
+    def __init__(self, path, expected: str):
+        self.path, self.expected = path, expected
+        super().__init__(f"can only resume a run folder or its {expected}, not {path.name}; to "
+                         f"continue from a copied checkpoint, put it in a folder of its own as "
+                         f"{expected}")
+
+
+class WrongRunModel(GenmnistError):
+    """The run to resume trains another model than the one named."""
+
+    def __init__(self, run, model: str, asked: str):
+        self.run, self.model, self.asked = run, model, asked
+        super().__init__(f"{run} is a run of model '{model}', not '{asked}'")
+
+
+class AlreadyTrained(GenmnistError):
+    """The run has reached the number of epochs asked for."""
+
+    def __init__(self, run, done: int):
+        self.run, self.done = run, done
+        super().__init__(f"{run} has already trained {done} epochs")

@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from genmnist import __version__
+from genmnist.cli.wording import explain
 from genmnist.errors import GenmnistError, QuietError
 
 
@@ -27,7 +28,7 @@ class OneLineErrors(TyperGroup):
             time.sleep(1)  # to do so before torchrun, seeing this rank fail, stops it
             sys.exit(1)
         except GenmnistError as e:
-            _fail(str(e), 1)
+            _fail(explain(e), 1)
         except typer.TyperException as e:  # Typer's (vendored click's) usage errors
             ctx = getattr(e, "ctx", None)
             if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:

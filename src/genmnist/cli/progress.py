@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from genmnist.train import Reporter
+from genmnist.training import Reporter
 
 
 def _fmt(terms: dict[str, float]) -> str:

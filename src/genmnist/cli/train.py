@@ -34,7 +34,7 @@ from genmnist.recipes import recipe_for
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
 from genmnist.samplers import DEFAULT_COMPONENTS
-from genmnist.train import Reporter, TrainConfig, fit
+from genmnist.training import Reporter, TrainConfig, fit
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
 
@@ -56,7 +56,7 @@ def load_splits(tcfg: TrainConfig, info: DistInfo):
     first = info.local_rank == 0
     splits = (load_mnist("train", tcfg.data_dir).head(tcfg.subset),
               load_mnist("test", tcfg.data_dir)) if first else None
-    distributed.barrier(info)
+    distributed.Distributed(info).barrier()
     return splits or (load_mnist("train", tcfg.data_dir).head(tcfg.subset),
                       load_mnist("test", tcfg.data_dir))
 
@@ -152,9 +152,10 @@ def train(
                             f"{', '.join(PRECISIONS)}")
     info = distributed.from_env()  # torchrun's ranks; a single process without it
     dev = distributed.setup(info, resolve_device(device))
+    ranks = distributed.Distributed(info, dev)
     try:
         if resume is not None:  # rank 0 reads the run and hands it to the others
-            tcfg, model_config, ckpt, run_dir = distributed.on_main(info, lambda: plan_resume(
+            tcfg, model_config, ckpt, run_dir = ranks.on_main(lambda: plan_resume(
                 resume, model.value if model else None, epochs,
                 str(data_dir) if data_dir else None))
             precision = precision or tcfg.precision
@@ -163,8 +164,7 @@ def train(
             recipe = recipe_for(model.value)
             model_config = make_config(model.value, {**recipe.model, "latent_dim": latent_dim,
                                                      "beta": beta})
-            run_dir = distributed.on_main(info, lambda: new_run_dir(out or RUNS_DIR, name,
-                                                                   model.value))
+            run_dir = ranks.on_main(lambda: new_run_dir(out or RUNS_DIR, name, model.value))
             tcfg = TrainConfig(model=model.value, epochs=epochs or recipe.epochs,
                                batch_size=batch_size or recipe.batch_size,
                                lr=lr if lr is not None else recipe.lr, seed=seed or 0,
@@ -185,11 +185,6 @@ def _train(tcfg: TrainConfig, model_config, ckpt, run_dir: Path, dev, info: Dist
     n_threads = choose_threads(threads, min(cls.cpu_threads,
                                             distributed.default_threads(info) or cls.cpu_threads))
     tcfg.device, tcfg.threads, tcfg.precision = str(dev), n_threads, precision
-    with distributed.reported_once(info):
-        if tcfg.batch_size < info.world:
-            raise GenmnistError(f"--batch-size {tcfg.batch_size} cannot be split across "
-                                f"{info.world} processes; it is the global batch, give at "
-                                f"least {info.world}")
     train_split, test_split = load_splits(tcfg, info)
     out = console if info.is_main else Console(quiet=True)
     start = f"-> {run_dir}"
@@ -215,7 +210,7 @@ def _train(tcfg: TrainConfig, model_config, ckpt, run_dir: Path, dev, info: Dist
             sys.stderr.write(f"genmnist: interrupted {stop.where}, checkpoint saved; resume "
                              f"with: {resume_command(tcfg.model, run_dir, info)}\n")
             sys.stderr.flush()
-        distributed.barrier(info)  # torchrun stops the rest when one exits: rank 0 goes first
+        distributed.Distributed(info, dev).barrier()  # torchrun stops the rest when one exits: rank 0 goes first
         raise typer.Exit(130) from None
     if not info.is_main:
         return

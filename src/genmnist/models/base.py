@@ -10,7 +10,7 @@ A model is an `nn.Module` built from a flat dataclass config (saved in every che
 - `encode(x, y=None) -> (n, latent_dim)` and `decode(z, y=None)`, where the model has them
   (`has_encoder`); `latent_shape` tells interpolation what a code looks like.
 
-Models never touch optimizers, the CLI or progress bars: `genmnist.train` does.
+Models never touch optimizers, the CLI or progress bars: `genmnist.training` does.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class GenerativeModel(nn.Module):
                        fit_sampler: Callable[..., float] | None = None) -> str | None:
         """Fit whatever the model samples from after its weights are trained (AE: a Gaussian
         mixture over codes; VQ-VAE: a PixelCNN prior). A sampler that is itself a network is
-        trained with `fit_sampler` (`genmnist.train.fit_sampler`), so the trainer still builds
+        trained with `fit_sampler` (`genmnist.training.fit_sampler`), so the trainer still builds
         every optimizer. Returns a line for the user, or None."""
         return None
 

@@ -155,7 +155,7 @@ class VQVAE(GenerativeModel):
     def after_training(self, images, labels, batch_size, fit_sampler=None):
         if fit_sampler is None:
             raise ValueError("vqvae fits its prior with the trainer's loop: pass fit_sampler "
-                             "(genmnist.train.fit_sampler)")
+                             "(genmnist.training.fit_sampler)")
         was_training = self.training
         self.eval()
         codes = self.code_maps(images)                                      # (N, 7, 7)

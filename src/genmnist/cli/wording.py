@@ -1,0 +1,37 @@
+"""How the command line words the core's typed errors: the core says what happened (with the
+data: epoch, batch, terms, paths), only the CLI knows which option or command fixes it."""
+
+from __future__ import annotations
+
+import shlex
+
+from genmnist.errors import (
+    AlreadyTrained,
+    BatchTooSmall,
+    GenmnistError,
+    NonFiniteLoss,
+    NonFiniteWeights,
+    NotARunCheckpoint,
+    ResumeMismatch,
+    WrongRunModel,
+)
+
+
+def explain(e: GenmnistError) -> str:
+    """The one line `genmnist: error: ...` shows for `e`."""
+    if isinstance(e, NonFiniteLoss | NonFiniteWeights):
+        return f"{e}; try a lower --lr"
+    if isinstance(e, BatchTooSmall):
+        return (f"--batch-size {e.batch_size} cannot be split across {e.world} processes; it is "
+                f"the global batch, give at least {e.world}")
+    if isinstance(e, ResumeMismatch):
+        return f"{e} (another --data-dir or --batch-size split?)"
+    if isinstance(e, NotARunCheckpoint):
+        return (f"--resume takes a run folder or its {e.expected}, not {e.path.name}; to "
+                f"continue from a copied checkpoint, put it in a folder of its own as "
+                f"{e.expected}")
+    if isinstance(e, WrongRunModel):
+        return f"{e}; use `genmnist train {e.model} --resume {shlex.quote(str(e.run))}`"
+    if isinstance(e, AlreadyTrained):
+        return f"{e}; pass --epochs N with N > {e.done} to train it further"
+    return str(e)

@@ -1,0 +1,57 @@
+"""What a caller hands the trainer and gets back: the run's training config, the reporter it
+talks through, the extra evaluators it may pass, and the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genmnist.samplers import DEFAULT_COMPONENTS
+
+
+@dataclass
+class TrainConfig:
+    """Everything about a run that is not the model; saved in every checkpoint."""
+
+    model: str
+    epochs: int = 10
+    batch_size: int = 128  # the global batch: split across the ranks under torchrun
+    lr: float | None = None  # None: each player's default from its paper
+    seed: int = 0
+    device: str = "auto"
+    subset: int | None = None  # train on the first N training images
+    eval_size: int = 10000  # test images scored after each epoch
+    threads: int | None = None
+    data_dir: str | None = None
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (genmnist.precision)
+    sampler_components: int = DEFAULT_COMPONENTS  # latent Gaussian mixture fitted at the end
+    quality_every: int = 0  # score samples every K epochs (0: never; genmnist.quality)
+    quality_n: int = 2000  # samples scored each time
+
+
+class Reporter:
+    """What the loop tells the outside world; the CLI passes a Rich implementation."""
+
+    def start_epoch(self, epoch: int, epochs: int, batches: int) -> None: ...
+
+    def update(self, batches_done: int, terms: dict[str, float], images_per_sec: float) -> None: ...
+
+    def end_epoch(self, record: dict[str, Any]) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+# An extra score at an epoch's end, on rank 0: called as `evaluator(model, epoch)` with the
+# model in eval mode and the RNG forked (so scoring never changes the training run); the dict
+# it returns is merged into the epoch's record (metrics.jsonl and `Reporter.end_epoch`).
+Evaluator = Callable[[Any, int], dict[str, Any]]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
