@@ -12,7 +12,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import genmnist  # noqa: F401  (first, as in the CLI: picks OpenMP's wait policy)
+from genmnist._omp import choose_wait_policy
+
+choose_wait_policy()  # first, as the CLI does: OpenMP's wait policy before torch loads
 import torch
 
 from genmnist.data import load_mnist

@@ -35,7 +35,9 @@ sys.path.insert(0, str(REPO / "src"))
 os.environ.setdefault("GENMNIST_DATA", str(REPO.parent / "shared" / "data"))
 REFERENCE_MODE = "--reference-loop" in sys.argv
 if not REFERENCE_MODE:
-    import genmnist  # noqa: F401  (first, as in the CLI: picks OpenMP's wait policy)
+    from genmnist._omp import choose_wait_policy
+
+    choose_wait_policy()  # first, as the CLI does: OpenMP's wait policy before torch loads
 
 import torch
 import torch.nn.functional as F

@@ -1,8 +1,6 @@
-"""genmnist: train, sample, reconstruct, interpolate and score generative models on MNIST."""
+"""genmnist: train, sample, reconstruct, interpolate and score generative models on MNIST.
 
-from genmnist._omp import choose_wait_policy
-
-# Before anything imports torch: spinning OpenMP threads collapse on a busy CPU (see _omp.py).
-choose_wait_policy()
+Importing the package does nothing but define it: the command line (genmnist.cli) chooses the
+OpenMP and thread policy for its own process."""
 
 __version__ = "0.1.0"

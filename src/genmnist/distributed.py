@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from genmnist.errors import GenmnistError, QuietError
+from genmnist.errors import GenmnistError, QuietError, TooFewGPUs
 
 # Long enough for rank 0 to download MNIST or score a test set while the others wait at a
 # barrier; short enough that a lost rank does not hold the others (and their GPUs) for hours.
@@ -66,8 +66,7 @@ def setup(info: DistInfo, device: torch.device) -> torch.device:
         return device
     if device.type == "cuda":
         if torch.cuda.device_count() < info.local_world:
-            raise GenmnistError(f"{info.local_world} processes per node but only "
-                                f"{torch.cuda.device_count()} GPUs; lower --nproc_per_node")
+            raise TooFewGPUs(info.local_world, torch.cuda.device_count())
         device = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(device)
     elif device.type != "cpu":

@@ -87,3 +87,33 @@ class AlreadyTrained(GenmnistError):
     def __init__(self, run, done: int):
         self.run, self.done = run, done
         super().__init__(f"{run} has already trained {done} epochs")
+
+
+# --- model settings (`train --set KEY=VALUE`) -------------------------------------------------
+
+class UnknownConfigField(GenmnistError):
+    """A setting the model's config does not have."""
+
+    def __init__(self, model: str, key: str, known: list[str]):
+        self.model, self.key, self.known = model, key, known
+        super().__init__(f"model '{model}' has no setting '{key}'; it has: {', '.join(known)}")
+
+
+class BadConfigValue(GenmnistError):
+    """A setting's value that its type does not allow."""
+
+    RULES = {"int": "a whole number of at least 1", "float": "a finite number of at least 0",
+             "bool": "true or false"}
+
+    def __init__(self, model: str, key: str, value: str, kind: str):
+        self.model, self.key, self.value, self.kind = model, key, value, kind
+        super().__init__(f"model '{model}' setting '{key}' must be "
+                         f"{self.RULES.get(kind, kind)}, got {value!r}")
+
+
+class TooFewGPUs(GenmnistError):
+    """More processes on this node than it has GPUs."""
+
+    def __init__(self, processes: int, gpus: int):
+        self.processes, self.gpus = processes, gpus
+        super().__init__(f"{processes} processes per node but only {gpus} GPUs")

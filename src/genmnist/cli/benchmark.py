@@ -24,7 +24,7 @@ from genmnist.benchmark import (
     parse_models,
     run_benchmark,
 )
-from genmnist.cli import app
+from genmnist.cli.app import app
 from genmnist.cli.common import console, data_dir_option, device_option, positive, threads_option
 from genmnist.cli.progress import quality_text
 from genmnist.models import MODELS

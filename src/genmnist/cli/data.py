@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import typer
 
-from genmnist.cli import app
+from genmnist.cli.app import app
 from genmnist.cli.common import console, data_dir_option, positive
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError

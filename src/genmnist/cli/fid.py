@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand
 
-from genmnist.cli import app
+from genmnist.cli.app import app
 from genmnist.cli.common import console, data_dir_option, device_option, err_console, positive
 from genmnist.cli.sample import SamplerChoice, sampler_option
 from genmnist.errors import GenmnistError

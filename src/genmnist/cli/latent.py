@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from genmnist.cli import app
+from genmnist.cli.app import app
 from genmnist.cli.common import (
     checkpoint_option,
     console,

@@ -11,7 +11,7 @@ import torch
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from genmnist.cli import app
+from genmnist.cli.app import app
 from genmnist.cli.common import (
     checkpoint_option,
     console,

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from genmnist.checkpoint import save_checkpoint
-from genmnist.cli import app
+from genmnist.cli.app import app
 from genmnist.cli.common import (
     checkpoint_option,
     console,

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from genmnist import distributed
-from genmnist.cli import app
+from genmnist.cli.app import app
 from genmnist.cli.common import (
     RUNS_DIR,
     console,
@@ -28,12 +28,11 @@ from genmnist.distributed import DistInfo
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
 from genmnist.interrupt import TrainingInterrupted
-from genmnist.models import MODELS, get_model_class, make_config
+from genmnist.models import MODELS, get_model_class, make_config, parse_settings
 from genmnist.precision import PRECISIONS, resolve_precision
 from genmnist.recipes import recipe_for
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
-from genmnist.samplers import DEFAULT_COMPONENTS
 from genmnist.training import Reporter, TrainConfig, fit
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
@@ -62,7 +61,7 @@ def load_splits(tcfg: TrainConfig, info: DistInfo):
 
 
 RUN_OPTIONS = ("--batch-size", "--lr", "--latent-dim", "--beta", "--seed", "--subset", "--name",
-               "--out")
+               "--out", "--set")
 
 
 @app.command()
@@ -89,6 +88,10 @@ def train(
                                     "plain VAE [default: 1]."),
     seed: int = typer.Option(None, "--seed", show_default=False,
                              help="Seed for weights, shuffling and noise [default: 0]."),
+    settings: list[str] = typer.Option(None, "--set", show_default=False, metavar="KEY=VALUE",
+                                       help="Set a field of the model's config, e.g. --set "
+                                            "channels=32 (repeatable; on top of the model's "
+                                            "recipe; the fields are in docs/models.md)."),
     device: str = device_option(),
     threads: int = threads_option(),
     precision: str = typer.Option(None, "--precision", show_default=False,
@@ -138,8 +141,8 @@ def train(
     positive("--subset", subset)
     positive("--sampler-components", components)
     if resume is not None:
-        given = dict(zip(RUN_OPTIONS, (batch_size, lr, latent_dim, beta, seed, subset, name, out),
-                         strict=True))
+        given = dict(zip(RUN_OPTIONS, (batch_size, lr, latent_dim, beta, seed, subset, name, out,
+                                       settings or None), strict=True))
         for flag, value in given.items():
             if value is not None:
                 raise GenmnistError(f"{flag} cannot be given with --resume: the run continues "
@@ -162,15 +165,17 @@ def train(
         else:
             ckpt = None
             recipe = recipe_for(model.value)
-            model_config = make_config(model.value, {**recipe.model, "latent_dim": latent_dim,
-                                                     "beta": beta})
+            model_config = make_config(model.value, {
+                **recipe.model, **parse_settings(model.value, settings or []),
+                "latent_dim": latent_dim, "beta": beta})
             run_dir = ranks.on_main(lambda: new_run_dir(out or RUNS_DIR, name, model.value))
+            given = {"seed": seed, "subset": subset, "quality_every": quality_every,
+                     "quality_n": quality_n, "sampler_components": components,
+                     "data_dir": str(data_dir) if data_dir else None}
             tcfg = TrainConfig(model=model.value, epochs=epochs or recipe.epochs,
                                batch_size=batch_size or recipe.batch_size,
-                               lr=lr if lr is not None else recipe.lr, seed=seed or 0,
-                               subset=subset, quality_every=quality_every, quality_n=quality_n,
-                               sampler_components=components or DEFAULT_COMPONENTS,
-                               data_dir=str(data_dir) if data_dir else None)
+                               lr=lr if lr is not None else recipe.lr,
+                               **{k: v for k, v in given.items() if v is not None})
         _train(tcfg, model_config, ckpt, run_dir, dev, info, threads,
                resolve_precision(precision, dev))
     finally:
@@ -210,7 +215,8 @@ def _train(tcfg: TrainConfig, model_config, ckpt, run_dir: Path, dev, info: Dist
             sys.stderr.write(f"genmnist: interrupted {stop.where}, checkpoint saved; resume "
                              f"with: {resume_command(tcfg.model, run_dir, info)}\n")
             sys.stderr.flush()
-        distributed.Distributed(info, dev).barrier()  # torchrun stops the rest when one exits: rank 0 goes first
+        # torchrun stops the rest when one exits: rank 0 goes first
+        distributed.Distributed(info, dev).barrier()
         raise typer.Exit(130) from None
     if not info.is_main:
         return

@@ -7,12 +7,15 @@ import shlex
 
 from genmnist.errors import (
     AlreadyTrained,
+    BadConfigValue,
     BatchTooSmall,
     GenmnistError,
     NonFiniteLoss,
     NonFiniteWeights,
     NotARunCheckpoint,
     ResumeMismatch,
+    TooFewGPUs,
+    UnknownConfigField,
     WrongRunModel,
 )
 
@@ -34,4 +37,8 @@ def explain(e: GenmnistError) -> str:
         return f"{e}; use `genmnist train {e.model} --resume {shlex.quote(str(e.run))}`"
     if isinstance(e, AlreadyTrained):
         return f"{e}; pass --epochs N with N > {e.done} to train it further"
+    if isinstance(e, UnknownConfigField | BadConfigValue):
+        return f"--set {e.key}: {e}"
+    if isinstance(e, TooFewGPUs):
+        return f"{e}; lower --nproc_per_node"
     return str(e)

@@ -1,35 +1,19 @@
 """The model registry: one dict from the name users type to the class that implements it.
 
-Adding a model is one file and one line here; the CLI builds its model choices from the keys.
+Each model class registers itself with `@register` (genmnist.models.base); adding a model is its
+file and one import line here, whose order is the order the CLI lists the models in.
 """
 
 from __future__ import annotations
 
+import math
+import typing
 from dataclasses import fields
 from typing import Any
 
-from genmnist.errors import GenmnistError
-from genmnist.models.ae import AE
-from genmnist.models.base import GenerativeModel, OptimizerSpec
-from genmnist.models.cvae import CondVAE, ConvVAE
-from genmnist.models.dcgan import DCGAN
-from genmnist.models.vae import VAE
-from genmnist.models.vaegan import VAEGAN
-from genmnist.models.vqvae import VQVAE
-from genmnist.models.wgan import WGAN, WGANGP
-
-MODELS: dict[str, type[GenerativeModel]] = {}
-
-
-def register(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-    if not cls.name or cls.name in MODELS:
-        raise ValueError(f"model name {cls.name!r} is empty or already registered")
-    MODELS[cls.name] = cls
-    return cls
-
-
-for _cls in (AE, VAE, ConvVAE, CondVAE, DCGAN, WGAN, WGANGP, VAEGAN, VQVAE):
-    register(_cls)
+from genmnist.errors import BadConfigValue, GenmnistError, UnknownConfigField
+from genmnist.models import ae, cvae, dcgan, vae, vaegan, vqvae, wgan  # noqa: F401,I001 (order)
+from genmnist.models.base import MODELS, GenerativeModel, OptimizerSpec, register
 
 
 def get_model_class(name: str) -> type[GenerativeModel]:
@@ -49,6 +33,38 @@ def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     return cls.config_class(**given)
 
 
+def parse_settings(name: str, settings: list[str]) -> dict[str, Any]:
+    """`["channels=64", "beta=0.5"]` -> `{"channels": 64, "beta": 0.5}`, each value checked
+    against the type of the model's config field: a count (int) at least 1, a weight (float)
+    finite and not negative, a flag (bool) true or false."""
+    types = typing.get_type_hints(get_model_class(name).config_class)
+    out: dict[str, Any] = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if key not in types:
+            raise UnknownConfigField(name, key, list(types))
+        if not sep:
+            raise BadConfigValue(name, key, "", types[key].__name__)
+        out[key] = _parse_value(name, key, text.strip(), types[key])
+    return out
+
+
+def _parse_value(name: str, key: str, text: str, kind: type) -> Any:
+    try:
+        if kind is bool and text.lower() in ("true", "false", "1", "0"):
+            return text.lower() in ("true", "1")
+        if kind is int and int(text) >= 1:
+            return int(text)
+        if kind is float and math.isfinite(float(text)) and float(text) >= 0:
+            return float(text)
+        if kind is str and text:
+            return text
+    except ValueError:
+        pass
+    raise BadConfigValue(name, key, text, getattr(kind, "__name__", str(kind)))
+
+
 def build_model(name: str, config: Any = None) -> GenerativeModel:
     cls = get_model_class(name)
     if isinstance(config, dict):
@@ -57,4 +73,4 @@ def build_model(name: str, config: Any = None) -> GenerativeModel:
 
 
 __all__ = ["MODELS", "GenerativeModel", "OptimizerSpec", "build_model", "get_model_class",
-           "make_config", "register"]
+           "make_config", "parse_settings", "register"]

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from genmnist.errors import GenmnistError
-from genmnist.models.base import GenerativeModel
+from genmnist.models.base import GenerativeModel, register
 from genmnist.models.conv import ConvDecoder, ConvEncoder
 
 # Buffers of checkpoints written before the shared sampler: a mixture fitted with the digit
@@ -31,8 +31,10 @@ class AEConfig:
     mixture_components: int = 10  # unused since the shared sampler; kept so old configs load
 
 
+@register
 class AE(GenerativeModel):
     name = "ae"
+    terms = {"model": ("loss", "recon")}
     config_class = AEConfig
     has_encoder = True
     latent_density = True

@@ -50,6 +50,8 @@ class GenerativeModel(nn.Module):
     latent_density: ClassVar[bool] = False
     has_prior: ClassVar[bool] = True
     prior_name: ClassVar[str] = "N(0, I)"
+    # The exact loss terms `loss(x, y, player)` returns, per player (the tests check them).
+    terms: ClassVar[dict[str, tuple[str, ...]]] = {"model": ("loss",)}
 
     def __init__(self, config: Any):
         super().__init__()
@@ -112,6 +114,17 @@ class GenerativeModel(nn.Module):
         trained with `fit_sampler` (`genmnist.training.fit_sampler`), so the trainer still builds
         every optimizer. Returns a line for the user, or None."""
         return None
+
+
+MODELS: dict[str, type[GenerativeModel]] = {}
+
+
+def register(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+    """Class decorator: add a model to the registry under its `name` (the CLI's choices)."""
+    if not cls.name or cls.name in MODELS:
+        raise ValueError(f"model name {cls.name!r} is empty or already registered")
+    MODELS[cls.name] = cls
+    return cls
 
 
 def one_hot(y: torch.Tensor, num_classes: int = 10) -> torch.Tensor:

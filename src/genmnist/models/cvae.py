@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genmnist.models.base import one_hot
+from genmnist.models.base import one_hot, register
 from genmnist.models.conv import ConvDecoder, ConvEncoder
 from genmnist.models.vae import VAEBase
 
@@ -26,8 +26,10 @@ class ConvVAEConfig:
     beta: float = 1.0
 
 
+@register
 class ConvVAE(VAEBase):
     name = "cvae"
+    terms = {"model": ("loss", "recon", "kl")}
     config_class = ConvVAEConfig
 
     def __init__(self, config: ConvVAEConfig):
@@ -52,8 +54,10 @@ class CondVAEConfig:
     num_classes: int = 10
 
 
+@register
 class CondVAE(VAEBase):
     name = "cond-vae"
+    terms = {"model": ("loss", "recon", "kl")}
     config_class = CondVAEConfig
     conditional = True
 

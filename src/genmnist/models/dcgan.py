@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from genmnist.models.base import GenerativeModel, OptimizerSpec
+from genmnist.models.base import GenerativeModel, OptimizerSpec, register
 from genmnist.models.gan_nets import Discriminator, Generator, from_tanh, frozen, to_tanh
 
 
@@ -62,10 +62,12 @@ class DCGANConfig:
     gen_channels: int = 32  # generator width
 
 
+@register
 class DCGAN(GANBase):
     """DCGAN with the non-saturating loss; see the module docstring for the paper's defaults."""
 
     name = "dcgan"
+    terms = {"discriminator": ("loss", "d_real", "d_fake"), "generator": ("loss",)}
     config_class = DCGANConfig
 
     def optimizer_spec(self, player):

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genmnist.models.base import GenerativeModel
+from genmnist.models.base import GenerativeModel, register
 
 
 @dataclass
@@ -58,10 +58,12 @@ class VAEBase(GenerativeModel):
         return self.decode(z, y)
 
 
+@register
 class VAE(VAEBase):
     """The classic MLP VAE: 784-400-latent, Bernoulli decoder."""
 
     name = "vae"
+    terms = {"model": ("loss", "recon", "kl")}
     config_class = VAEConfig
 
     def __init__(self, config: VAEConfig):

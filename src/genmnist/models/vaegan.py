@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from genmnist.models.base import GenerativeModel, OptimizerSpec
+from genmnist.models.base import GenerativeModel, OptimizerSpec, register
 from genmnist.models.conv import ConvEncoder
 from genmnist.models.gan_nets import Discriminator, Generator, from_tanh, frozen, to_tanh
 
@@ -40,10 +40,13 @@ class VAEGANConfig:
     beta: float = 1.0  # weight of L_prior (KL), as in beta-VAE; 1 is the paper's
 
 
+@register
 class VAEGAN(GenerativeModel):
     """VAE-GAN; the paper's losses and defaults are in the module docstring."""
 
     name = "vaegan"
+    terms = {"encoder": ("loss", "kl", "llike", "recon"), "decoder": ("loss", "llike", "gan"),
+             "discriminator": ("loss",)}
     config_class = VAEGANConfig
     players = ("encoder", "decoder", "discriminator")
     has_encoder = True

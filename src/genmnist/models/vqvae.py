@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmnist.errors import GenmnistError
-from genmnist.models.base import GenerativeModel, OptimizerSpec
+from genmnist.models.base import GenerativeModel, OptimizerSpec, register
 from genmnist.models.pixelcnn import GatedPixelCNN
 
 
@@ -45,10 +45,12 @@ class VQVAEConfig:
     prior_lr: float = 1e-3
 
 
+@register
 class VQVAE(GenerativeModel):
     """VQ-VAE and its PixelCNN prior; the paper's loss and defaults are in the module docstring."""
 
     name = "vqvae"
+    terms = {"model": ("loss", "recon", "vq", "commit", "perplexity")}
     config_class = VQVAEConfig
     has_encoder = True
     prior_name = "PixelCNN prior over its code maps"

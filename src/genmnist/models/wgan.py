@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genmnist.models.base import OptimizerSpec
+from genmnist.models.base import OptimizerSpec, register
 from genmnist.models.dcgan import GANBase
 from genmnist.models.gan_nets import frozen, to_tanh
 
@@ -69,10 +69,12 @@ class WGANBase(GANBase):
         return self.critic_terms(x)
 
 
+@register
 class WGAN(WGANBase):
     """WGAN with weight clipping; the paper's defaults are in the module docstring."""
 
     name = "wgan"
+    terms = {"critic": ("loss", "wasserstein"), "generator": ("loss",)}
     config_class = WGANConfig
 
     def optimizer_spec(self, player):
@@ -85,10 +87,12 @@ class WGAN(WGANBase):
                 p.clamp_(-self.config.clip, self.config.clip)
 
 
+@register
 class WGANGP(WGANBase):
     """WGAN with gradient penalty; the paper's defaults are in the module docstring."""
 
     name = "wgan-gp"
+    terms = {"critic": ("loss", "wasserstein", "penalty"), "generator": ("loss",)}
     config_class = WGANGPConfig
     critic_norm = "layer"
 
