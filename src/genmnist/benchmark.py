@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ from genmnist import __version__
 from genmnist.checkpoint import load_model
 from genmnist.data import Split, load_mnist
 from genmnist.errors import GenmnistError
+from genmnist.fileio import write_json_atomically
 from genmnist.images import save_grid
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.recipes import recipe_for
@@ -133,20 +133,6 @@ def parse_models(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def write_json_atomic(obj: Any, path: Path) -> None:
-    """Temporary file, fsync, rename: a kill at any moment leaves the whole file or none."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(obj, indent=2) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def hardware(device: torch.device) -> str:
     """The machine the timings come from, in one line."""
     if device.type == "cuda":
@@ -200,7 +186,7 @@ def prepare_out(cfg: BenchmarkConfig, discard: bool) -> None:
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     for sub in ("runs", "baselines", "grids"):
         (cfg.out / sub).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(cfg.settings(), cfg.out / SETTINGS_FILE)
+    write_json_atomically(cfg.out / SETTINGS_FILE, cfg.settings())
 
 
 def draw_samples(model, n: int, seed: int, batch_size: int = 1000,
@@ -292,7 +278,7 @@ def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scor
            "sampler": default, **scored[default],
            "fid_prior": scored["prior"]["fid"] if "prior" in scored else None,
            "samplers": scored, **_final_losses(result.history)}
-    write_json_atomic(row, run_dir / "result.json")
+    write_json_atomically(run_dir / "result.json", row)
     return row
 
 
@@ -310,7 +296,7 @@ def bench_baseline(stem: str, cfg: BenchmarkConfig, train_full: Split, scorer: S
            "features": cfg.features, "device": str(dev), "threads": None,
            **_score(stem, images, cfg, scorer, reporter, dev),
            "train_loss": None, "test_loss": None}
-    write_json_atomic(row, cfg.out / "baselines" / f"{stem}.json")
+    write_json_atomically(cfg.out / "baselines" / f"{stem}.json", row)
     return row
 
 

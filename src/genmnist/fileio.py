@@ -2,11 +2,13 @@
 
 POSIX `rename` replaces a file atomically, so a reader (or a process killed mid-write) sees the
 old content or the new, never a mix (git writes `index.lock` and renames it the same way).
-Used for checkpoints, run metadata (config.json, metrics.jsonl) and pictures.
+Every file genmnist replaces goes through `write_atomically`: checkpoints, run metadata
+(config.json, metrics.jsonl), pictures, benchmark rows and cached statistics.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -50,6 +52,11 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
 def write_text_atomically(path: str | Path, text: str) -> Path:
     """Replace a small text file (config.json, metrics.jsonl) without ever leaving half of it."""
     return write_atomically(Path(path), lambda f: f.write(text.encode()))
+
+
+def write_json_atomically(path: str | Path, obj: object) -> Path:
+    """Replace a JSON file (benchmark rows, settings) without ever leaving half of it."""
+    return write_text_atomically(path, json.dumps(obj, indent=2) + "\n")
 
 
 def remove_stale_temporaries(folder: str | Path) -> None:

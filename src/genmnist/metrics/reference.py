@@ -18,6 +18,7 @@ import torch
 
 from genmnist.data import default_data_dir, load_mnist
 from genmnist.errors import GenmnistError
+from genmnist.fileio import write_atomically
 from genmnist.metrics.features import FeatureSpace
 from genmnist.metrics.frechet import statistics
 from genmnist.metrics.precision_recall import knn_radii
@@ -79,13 +80,12 @@ def reference_stats(name: str, space: FeatureSpace, data_dir: str | Path | None 
     stats = stats_of_images(split.images, space, name)
     stats.features = _subset(stats.features)
     stats.radii = knn_radii(stats.features, PR_K)
-    try:
+    try:  # atomic: a concurrent reader never sees half a file
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, mu=stats.mu, sigma=stats.sigma, n=stats.n, features=stats.features.numpy(),
-                 radii=stats.radii.numpy(), feature_space=space.key)
-        os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
-    except OSError:
+        write_atomically(path, lambda f: np.savez(
+            f, mu=stats.mu, sigma=stats.sigma, n=stats.n, features=stats.features.numpy(),
+            radii=stats.radii.numpy(), feature_space=space.key))
+    except (OSError, GenmnistError):
         pass  # a read-only cache only costs time
     stats.images = stats.probs = None  # IS and coverage describe the samples only
     return stats
@@ -135,8 +135,7 @@ def save_npz(stats: Stats, space: FeatureSpace, path: str | Path, force: bool = 
     path = check_npz_target(path, force)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, mu=stats.mu, sigma=stats.sigma, n=stats.n,
-                            feature_space=space.key)
     except OSError as e:
         raise GenmnistError(f"cannot write {path}: {e.strerror or e}") from e
-    return path
+    return write_atomically(path, lambda f: np.savez_compressed(
+        f, mu=stats.mu, sigma=stats.sigma, n=stats.n, feature_space=space.key))

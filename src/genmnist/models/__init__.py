@@ -1,7 +1,7 @@
 """The model registry: one dict from the name users type to the class that implements it.
 
 Each model class registers itself with `@register` (genmnist.models.base); adding a model is its
-file and one import line here, whose order is the order the CLI lists the models in.
+file and one import line here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import fields
 from typing import Any
 
 from genmnist.errors import BadConfigValue, GenmnistError, UnknownConfigField
-from genmnist.models import ae, cvae, dcgan, vae, vaegan, vqvae, wgan  # noqa: F401,I001 (order)
 from genmnist.models.base import MODELS, GenerativeModel, OptimizerSpec, register
 
 
@@ -71,6 +70,16 @@ def build_model(name: str, config: Any = None) -> GenerativeModel:
         config = cls.config_class(**config)
     return cls(config if config is not None else cls.config_class())
 
+
+# Each model registers itself (`@register`) when imported; the order of these lines is the
+# order the CLI lists the models in.
+from genmnist.models import ae  # noqa: E402,F401,I001
+from genmnist.models import vae  # noqa: E402,F401
+from genmnist.models import cvae  # noqa: E402,F401
+from genmnist.models import dcgan  # noqa: E402,F401
+from genmnist.models import wgan  # noqa: E402,F401
+from genmnist.models import vaegan  # noqa: E402,F401
+from genmnist.models import vqvae  # noqa: E402,F401
 
 __all__ = ["MODELS", "GenerativeModel", "OptimizerSpec", "build_model", "get_model_class",
            "make_config", "parse_settings", "register"]
