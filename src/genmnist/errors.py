@@ -117,3 +117,13 @@ class TooFewGPUs(GenmnistError):
     def __init__(self, processes: int, gpus: int):
         self.processes, self.gpus = processes, gpus
         super().__init__(f"{processes} processes per node but only {gpus} GPUs")
+
+
+class SettingError(GenmnistError):
+    """A setting's value that cannot work here, e.g. precision fp16 on a CPU. The core names the
+    setting (`precision`); the CLI shows it as the option (`--precision`)."""
+
+    def __init__(self, setting: str, value, problem: str, fixes: tuple[str, ...] = ()):
+        self.setting, self.value, self.problem, self.fixes = setting, value, problem, fixes
+        fix = f"; use {' or '.join(f'{setting} {f}' for f in fixes)}" if fixes else ""
+        super().__init__(f"{setting} {value} {problem}{fix}")

@@ -1,13 +1,13 @@
 """Mixed-precision training (Micikevicius et al., "Mixed Precision Training", ICLR 2018).
 
-`--precision` picks the dtype `torch.autocast` runs the loss computation in; weights, optimizer
-states and the checkpoint stay float32. bf16 keeps float32's exponent range, so it trains
+The precision setting picks the dtype `torch.autocast` runs the loss computation in; weights,
+optimizer states and the checkpoint stay float32. bf16 keeps float32's exponent range, so it trains
 without loss scaling; fp16 does not, so each player's loss is scaled by its own
 `torch.amp.GradScaler` (a step whose gradients overflow is skipped and the scale lowered).
 
 Defaults (`auto`): bf16 on a CUDA GPU that supports it (Ampere and newer), else fp32. On CPUs
 without bf16 instructions autocast is several times *slower* than fp32 (docs/distributed.md has
-the measurement), so `auto` keeps fp32 there; `--precision bf16` on CPU is allowed (it works,
+the measurement), so `auto` keeps fp32 there; bf16 on CPU is allowed (it works,
 and tests the path), fp16 on CPU is refused.
 """
 
@@ -17,7 +17,7 @@ import contextlib
 
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, SettingError
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -34,14 +34,14 @@ def resolve_precision(name: str | None, device: torch.device) -> str:
     if name == "fp32":
         return name
     if device.type not in ("cuda", "cpu"):
-        raise GenmnistError(f"--precision {name} runs on cuda (or cpu for bf16), not "
-                            f"{device.type}; use --precision fp32")
+        raise SettingError("precision", name, f"runs on cuda (or cpu for bf16), not "
+                           f"{device.type}", ("fp32",))
     if name == "fp16" and not cuda:
-        raise GenmnistError("--precision fp16 needs a CUDA GPU (CPUs have no fast fp16); use "
-                            "--precision fp32, or bf16")
+        raise SettingError("precision", name, "needs a CUDA GPU (CPUs have no fast fp16)",
+                           ("fp32", "bf16"))
     if name == "bf16" and cuda and not torch.cuda.is_bf16_supported():
-        raise GenmnistError("--precision bf16 needs a GPU with bfloat16 support (Ampere or "
-                            "newer); use --precision fp16 or fp32")
+        raise SettingError("precision", name, "needs a GPU with bfloat16 support (Ampere or "
+                           "newer)", ("fp16", "fp32"))
     return name
 
 

@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, SettingError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -28,11 +28,11 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if base == "cuda" and not torch.cuda.is_available():
-        raise GenmnistError("--device cuda asked for, but no CUDA GPU is available here; "
-                            "use --device cpu or auto")
+        raise SettingError("device", name, "asked for, but no CUDA GPU is available here",
+                           ("cpu", "auto"))
     if base == "mps" and not (getattr(torch.backends, "mps", None)
                               and torch.backends.mps.is_available()):
-        raise GenmnistError("--device mps asked for, but Apple's MPS is not available here")
+        raise SettingError("device", name, "asked for, but Apple's MPS is not available here")
     return torch.device(name)
 
 
@@ -46,6 +46,6 @@ def choose_threads(threads: int | None, model_default: int = 1) -> int:
         env = os.environ.get("GENMNIST_THREADS")
         threads = int(env) if env and env.isdigit() else min(model_default, os.cpu_count() or 1)
     if threads < 1:
-        raise GenmnistError(f"--threads must be at least 1, got {threads}")
+        raise SettingError("threads", threads, "is too few: give at least 1")
     torch.set_num_threads(threads)
     return threads

@@ -14,6 +14,7 @@ from genmnist.errors import (
     NonFiniteWeights,
     NotARunCheckpoint,
     ResumeMismatch,
+    SettingError,
     TooFewGPUs,
     UnknownConfigField,
     WrongRunModel,
@@ -39,6 +40,9 @@ def explain(e: GenmnistError) -> str:
         return f"{e}; pass --epochs N with N > {e.done} to train it further"
     if isinstance(e, UnknownConfigField | BadConfigValue):
         return f"--set {e.key}: {e}"
+    if isinstance(e, SettingError):
+        fixes = " or ".join(f"--{e.setting} {f}" for f in e.fixes)
+        return f"--{e.setting} {e.value} {e.problem}" + (f"; use {fixes}" if fixes else "")
     if isinstance(e, TooFewGPUs):
         return f"{e}; lower --nproc_per_node"
     return str(e)
