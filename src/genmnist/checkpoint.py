@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from genmnist import __version__
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, NoRunFound
 from genmnist.fileio import write_atomically
 
 FORMAT = "genmnist-checkpoint"
@@ -84,9 +84,7 @@ def find_latest_run(runs_dir: str | Path = "runs") -> Path:
     root = Path(runs_dir)
     found = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise GenmnistError(
-            f"no checkpoint given and no run found under {root}/: train one with "
-            "`genmnist train MODEL`, or pass --checkpoint")
+        raise NoRunFound(root)
     return found[-1]
 
 

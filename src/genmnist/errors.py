@@ -127,3 +127,11 @@ class SettingError(GenmnistError):
         self.setting, self.value, self.problem, self.fixes = setting, value, problem, fixes
         fix = f"; use {' or '.join(f'{setting} {f}' for f in fixes)}" if fixes else ""
         super().__init__(f"{setting} {value} {problem}{fix}")
+
+
+class NoRunFound(GenmnistError):
+    """No checkpoint was named and the runs folder holds none."""
+
+    def __init__(self, runs_dir):
+        self.runs_dir = runs_dir
+        super().__init__(f"no checkpoint given and no run found under {runs_dir}/")

@@ -12,6 +12,7 @@ from genmnist.errors import (
     GenmnistError,
     NonFiniteLoss,
     NonFiniteWeights,
+    NoRunFound,
     NotARunCheckpoint,
     ResumeMismatch,
     SettingError,
@@ -43,6 +44,8 @@ def explain(e: GenmnistError) -> str:
     if isinstance(e, SettingError):
         fixes = " or ".join(f"--{e.setting} {f}" for f in e.fixes)
         return f"--{e.setting} {e.value} {e.problem}" + (f"; use {fixes}" if fixes else "")
+    if isinstance(e, NoRunFound):
+        return f"{e}: train one with `genmnist train MODEL`, or pass --checkpoint"
     if isinstance(e, TooFewGPUs):
         return f"{e}; lower --nproc_per_node"
     return str(e)
