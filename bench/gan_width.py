@@ -22,7 +22,7 @@ import torch
 from genmnist.data import load_mnist
 from genmnist.models import make_config
 from genmnist.recipes import recipe_for
-from genmnist.train import TrainConfig, fit
+from genmnist.training import TrainConfig, fit
 
 
 def main() -> None:
