@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from genmnist.cli import app
@@ -31,3 +37,23 @@ def tiny_vae_run(root):
             "--out", root, "--name", "vae", "--device", "cpu", "--latent-dim", "4")
     assert r.exit_code == 0, r.stderr
     return root / "vae"
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def start(*args: str, cwd: Path, **popen) -> subprocess.Popen:
+    """Start a real `python -m genmnist ARGS` process (this checkout's sources, one thread)."""
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "genmnist", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def wait_for(condition, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:
+    """Poll `condition()` until true; fail if `proc` ends first or time runs out."""
+    t0 = time.monotonic()
+    while not condition():
+        if proc is not None:
+            assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < timeout, "timed out waiting"
+        time.sleep(0.02)

@@ -15,8 +15,30 @@ import torch.nn.functional as F
 
 from genmnist.errors import GenmnistError
 from genmnist.images import PngWriter
+from genmnist.interrupt import GenerationInterrupted, InterruptGuard
 from genmnist.models import GenerativeModel
 from genmnist.samplers import LatentSampler, draw
+
+# Beyond these, a job is refused up front instead of filling the disk or the memory: ten
+# million PNGs are ~10 GB of files (their 4 KiB blocks) and an hour of sampling on a CPU; a
+# batch of 10000 conv-model samples already holds ~2 GB of activations.
+MAX_IMAGES = 10_000_000
+MAX_BATCH = 10_000
+MAX_STEPS = 200  # interpolation points: a 200-step picture is already 18000 pixels wide
+
+
+def check_generate_request(n: int, batch_size: int) -> None:
+    """Refuse sizes no folder or memory can hold, before any model is loaded."""
+    if not 1 <= n <= MAX_IMAGES:
+        raise GenmnistError(f"--n must be between 1 and {MAX_IMAGES} (ten million PNGs), got "
+                            f"{n}; write larger sets in several folders")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise GenmnistError(f"--batch-size must be between 1 and {MAX_BATCH}, got {batch_size}")
+
+
+def check_steps(steps: int) -> None:
+    if not 2 <= steps <= MAX_STEPS:
+        raise GenmnistError(f"--steps must be between 2 and {MAX_STEPS}, got {steps}")
 
 
 def check_digit(model: GenerativeModel, digit: int | None) -> None:
@@ -63,17 +85,26 @@ def generate_to_folder(model: GenerativeModel, n: int, folder: Path, seed: int =
                        inspect: Callable[[torch.Tensor], None] | None = None) -> int:
     """Write `n` samples as PNGs into `folder` (already prepared). Same seed, same images;
     `workers` > 1 encodes PNGs in that many processes while the model samples. `inspect`
-    sees every batch of images before it is written (e.g. to judge conditional accuracy)."""
+    sees every batch of images before it is written (e.g. to judge conditional accuracy).
+
+    Ctrl-C or SIGTERM stops after the current batch, once the images handed to the writers are
+    complete files, with GenerationInterrupted; a second one stops at once."""
+    check_generate_request(n, batch_size)
     batches = sample_batches(model, n, seed, digit, batch_size, sampler)
     digits = len(str(n - 1)) if n > 100000 else 5
     done = 0
-    with PngWriter(folder, workers, digits) as writer:
-        for images in batches:
-            if inspect:
-                inspect(images)
-            done += writer.write(images, start=done)
-            if on_batch:
-                on_batch(len(images))
+    with InterruptGuard() as stop:
+        with PngWriter(folder, workers, digits) as writer:
+            for images in batches:
+                if inspect:
+                    inspect(images)
+                done += writer.write(images, start=done)
+                if on_batch:
+                    on_batch(len(images))
+                if stop.requested:
+                    break
+        if done < n:
+            raise GenerationInterrupted(done, n, folder)
     return done
 
 
@@ -110,8 +141,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def path_between(za: torch.Tensor, zb: torch.Tensor, steps: int, method: str) -> torch.Tensor:
     """`steps` points from flat code za to zb, ends included: (steps, D)."""
-    if steps < 2:
-        raise GenmnistError(f"--steps must be at least 2, got {steps}")
+    check_steps(steps)
     if method not in ("linear", "slerp"):
         raise GenmnistError(f"unknown interpolation {method!r}: use linear or slerp")
     t = torch.linspace(0, 1, steps, device=za.device)

@@ -13,15 +13,28 @@ from typer.core import TyperGroup
 from genmnist import __version__
 from genmnist.cli.wording import explain
 from genmnist.errors import GenmnistError, QuietError
+from genmnist.interrupt import terminate_as_interrupt
+
+
+class _Interrupted(Exception):
+    """A Ctrl-C (or SIGTERM) a command did not handle; carried past Typer, which would turn the
+    KeyboardInterrupt into a silent exit 130."""
 
 
 class OneLineErrors(TyperGroup):
     """Run the command; turn user errors into `genmnist: error: ...` on one line."""
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:
+            raise _Interrupted() from e
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            rv = super().main(args=args, prog_name=prog_name or "genmnist",
-                              complete_var=complete_var, standalone_mode=False, **extra)
+            with terminate_as_interrupt():  # SIGTERM (timeout, schedulers) acts as Ctrl-C
+                rv = super().main(args=args, prog_name=prog_name or "genmnist",
+                                  complete_var=complete_var, standalone_mode=False, **extra)
         except QuietError:  # rank 0 of this torchrun job prints the line; leave it a moment
             time.sleep(1)  # to do so before torchrun, seeing this rank fail, stops it
             sys.exit(1)
@@ -37,8 +50,15 @@ class OneLineErrors(TyperGroup):
             _fail(f"{e.format_message()} (see '{where}')".replace("\n", " "), e.exit_code)
         except typer.Abort:
             _fail("aborted", 130)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Interrupted):
             _fail("interrupted", 130)
+        except MemoryError:
+            _fail("out of memory; use smaller sizes (--n, --batch-size, --latent-dim)", 1)
+        except RuntimeError as e:  # torch's allocators (CPU and CUDA) say so in a RuntimeError
+            if not _out_of_memory(e):
+                raise
+            _fail(f"out of memory: {str(e).splitlines()[0][:200]}; use smaller sizes (--n, "
+                  "--batch-size, --latent-dim)", 1)
         except OSError as e:  # the last net: a disk, folder or permission problem no command
             # turned into a GenmnistError is still the user's environment, not a genmnist bug
             where = f"{e.filename}: " if e.filename else ""
@@ -46,6 +66,12 @@ class OneLineErrors(TyperGroup):
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
+
+
+def _out_of_memory(e: RuntimeError) -> bool:
+    text = str(e)
+    return type(e).__name__ == "OutOfMemoryError" or any(
+        s in text for s in ("can't allocate memory", "not enough memory", "out of memory"))
 
 
 def _fail(message: str, code: int) -> None:

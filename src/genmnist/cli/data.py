@@ -18,7 +18,7 @@ from genmnist.cli.app import app
 from genmnist.cli.common import console, data_dir_option, positive
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
-from genmnist.images import prepare_output_folder, write_pngs
+from genmnist.images import output_folder, write_pngs
 from genmnist.metrics import classifier as clf
 from genmnist.runtime import choose_threads
 
@@ -46,10 +46,11 @@ def export(
     positive("--n", n)
     t0 = time.perf_counter()
     data = load_mnist(split.value, data_dir).head(n)
-    folder = prepare_output_folder(out, force)
     count = 0
-    for i in range(0, len(data), 1000):
-        count += write_pngs(data.float_images(slice(i, i + 1000)), folder, start=i)
+    with output_folder(out, force, {"n": len(data), "written_by": "genmnist data export"}) \
+            as folder:
+        for i in range(0, len(data), 1000):
+            count += write_pngs(data.float_images(slice(i, i + 1000)), folder, start=i)
     note = f" (the whole split has {len(data)})" if n is not None and n > len(data) else ""
     console.print(f"wrote {count} MNIST {split.value} images (28x28 grayscale PNG){note} to "
                   f"{folder}/ in {time.perf_counter() - t0:.1f}s")

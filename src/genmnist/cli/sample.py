@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 import time
 from enum import Enum
 from pathlib import Path
@@ -24,10 +26,13 @@ from genmnist.cli.common import (
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
-from genmnist.images import prepare_output_folder, save_grid
+from genmnist.images import describe_unfinished, output_folder, save_grid, unfinished
+from genmnist.interrupt import GenerationInterrupted
 from genmnist.samplers import describe, resolve_sampler
 from genmnist.sampling import (
     check_digit,
+    check_generate_request,
+    check_steps,
     generate_to_folder,
     interpolate,
     interpolate_random,
@@ -126,26 +131,40 @@ def generate(
     """
     positive("--n", n)
     positive("--batch-size", batch_size)
+    check_generate_request(n, batch_size)
+    if digit is not None and not (0 <= digit <= 9):
+        raise GenmnistError(f"--digit must be between 0 and 9, got {digit}")
     if grid is not None:
         output_file(grid, force)
     t0 = time.perf_counter()
     model, _, _, path = open_model(checkpoint, device, threads)
-    if digit is not None and not (0 <= digit <= 9):
-        raise GenmnistError(f"--digit must be between 0 and 9, got {digit}")
     chosen = resolve_sampler(model, sampler.value)
-    check_digit(model, digit)
-    folder = prepare_output_folder(out, force)
+    check_digit(model, digit)  # every check before output_folder, which may delete old images
     if model.sampling_note:
         console.print(f"note: {model.sampling_note}")
     console.print(f"sampler: {describe(model, chosen)}")
     judge = ConditionalTally(digit) if model.conditional else None
-    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("generate", total=n)
-        count = generate_to_folder(model, n, folder, seed=seed, digit=digit,
-                                   batch_size=batch_size, on_batch=lambda b: bar.advance(task, b),
-                                   workers=default_workers(n) if workers is None else workers,
-                                   sampler=chosen, inspect=judge)
+    plan = {"n": n, "seed": seed, "digit": digit, "checkpoint": str(path),
+            "sampler": sampler.value, "written_by": "genmnist generate"}
+    redo = (f"genmnist generate -c {shlex.quote(str(path))} --n {n} --seed {seed}"
+            f"{f' --digit {digit}' if digit is not None else ''} --sampler {sampler.value} "
+            f"--out {shlex.quote(str(out))} --force")
+    with output_folder(out, force, plan) as folder:
+        try:
+            with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("generate", total=n)
+                count = generate_to_folder(
+                    model, n, folder, seed=seed, digit=digit, batch_size=batch_size,
+                    on_batch=lambda b: bar.advance(task, b),
+                    workers=default_workers(n) if workers is None else workers,
+                    sampler=chosen, inspect=judge)
+        except GenerationInterrupted as stop:
+            _stopped(f"interrupted after {stop.written} of {n} images", folder, redo, 130)
+        except KeyboardInterrupt:
+            _stopped("interrupted", folder, redo, 130)
+        except GenmnistError as e:
+            _stopped(f"error: {e}", folder, redo, 1)
     if grid is not None:
         save_grid(next(sample_batches(model, 100, seed, digit, 100, chosen)), grid, nrow=10)
     what = f" of digit {digit}" if digit is not None else ""
@@ -154,6 +173,15 @@ def generate(
                   f"{chosen.kind if chosen else 'prior'}")
     if judge is not None:
         console.print(judge.summary())
+
+
+def _stopped(what: str, folder: Path, redo: str, code: int) -> None:
+    """One line: what stopped `generate`, what the folder holds, how to redo it."""
+    left = describe_unfinished(folder, unfinished(folder) or {})
+    sys.stderr.write(f"genmnist: {what}; {left}, and is marked unfinished so `genmnist fid` "
+                     f"refuses it; redo it with: {redo}\n")
+    sys.stderr.flush()
+    raise typer.Exit(code)
 
 
 def _test_images(data_dir: Path | None, device):
@@ -254,6 +282,7 @@ def interpolate_cmd(
     A model without an encoder (dcgan, wgan, wgan-gp) has no code for a test image: it walks
     between two random codes drawn with --seed instead.
     """
+    check_steps(steps)
     output_file(out, force)
     model, _, dev, _ = open_model(checkpoint, device, threads)
     if not model.has_encoder or sampler is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import shutil
 import sys
 import time
 from enum import Enum
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from genmnist import distributed
+from genmnist.checkpoint import CHECKPOINT_NAME
 from genmnist.cli.app import app
 from genmnist.cli.common import (
     RUNS_DIR,
@@ -23,11 +25,13 @@ from genmnist.cli.common import (
     threads_option,
 )
 from genmnist.cli.progress import RichReporter
+from genmnist.cli.wording import explain
 from genmnist.data import load_mnist
 from genmnist.distributed import DistInfo
-from genmnist.errors import GenmnistError
-from genmnist.fileio import check_can_create
+from genmnist.errors import GenmnistError, QuietError
+from genmnist.fileio import check_can_create, make_folder
 from genmnist.interrupt import TrainingInterrupted
+from genmnist.lock import FolderLock
 from genmnist.models import MODELS, get_model_class, make_config, parse_settings
 from genmnist.precision import PRECISIONS, resolve_precision
 from genmnist.recipes import recipe_for
@@ -39,14 +43,41 @@ ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
 
 
 def new_run_dir(out: Path, name: str | None, model: str) -> Path:
+    """Reserve a new run folder by creating it (`mkdir` is atomic), so that two runs started
+    in the same second never share one: a default name that is taken gets a -2, -3, ...
+    suffix; a --name that exists is refused."""
     if out.exists() and not out.is_dir():
         raise GenmnistError(f"--out {out} is an existing file, not a folder")
-    run = out / (name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
-    check_can_create(run, "run folder")  # now, not after loading MNIST
-    if run.exists():
-        raise GenmnistError(f"run folder {run} already exists; choose another --name "
-                            "(genmnist never overwrites a run)")
-    return run
+    base = name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_can_create(out / base, "run folder")  # now, not after loading MNIST
+    made_out = not out.exists()
+    make_folder(out, "runs folder")
+    for i in range(1, 1000):
+        run = out / (base if i == 1 else f"{base}-{i}")
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:
+            if name is not None:
+                break
+        except OSError as e:
+            raise GenmnistError(f"cannot create run folder {run}: {e.strerror or e}") from e
+    if made_out:
+        out.rmdir()
+    raise GenmnistError(f"run folder {out / base} already exists; choose another --name "
+                        "(genmnist never overwrites a run)")
+
+
+def abandon_run(run_dir: Path) -> str:
+    """After a new run failed: remove its folder if it holds no checkpoint (nothing in it can
+    be resumed or sampled), with the runs folder if that is left empty; say what is left."""
+    if (run_dir / CHECKPOINT_NAME).is_file():
+        return (f"{run_dir} keeps its last checkpoint: continue with `genmnist train --resume "
+                f"{shlex.quote(str(run_dir))}`")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        run_dir.parent.rmdir()  # the runs folder too, if nothing else is in it
+    return f"removed the run folder {run_dir}, which held no checkpoint"
 
 
 def load_splits(tcfg: TrainConfig, info: DistInfo):
@@ -176,8 +207,18 @@ def train(
                                batch_size=batch_size or recipe.batch_size,
                                lr=lr if lr is not None else recipe.lr,
                                **{k: v for k, v in given.items() if v is not None})
-        _train(tcfg, model_config, ckpt, run_dir, dev, info, threads,
-               resolve_precision(precision, dev))
+        with FolderLock(run_dir, "run folder") if info.is_main else contextlib.nullcontext():
+            try:
+                _train(tcfg, model_config, ckpt, run_dir, dev, info, threads,
+                       resolve_precision(precision, dev))
+            except GenmnistError as e:
+                if resume is not None or not info.is_main or isinstance(e, QuietError):
+                    raise
+                raise GenmnistError(f"{explain(e)}; {abandon_run(run_dir)}") from e
+            except BaseException:
+                if resume is None and info.is_main:
+                    abandon_run(run_dir)
+                raise
     finally:
         distributed.teardown()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from genmnist.errors import GenmnistError
-from genmnist.images import to_uint8
+from genmnist.images import INCOMPLETE_NAME, describe_unfinished, to_uint8, unfinished
 from genmnist.metrics.digits import digit_histogram, inception_score, normalized_entropy
 from genmnist.metrics.features import FeatureSpace, feature_space
 from genmnist.metrics.folder import read_folder
@@ -81,6 +81,11 @@ def load_source(src: Source, space: FeatureSpace, data_dir=None, warn=None,
     if not path.exists() and "/" not in text and "." not in text:
         raise GenmnistError(f"{text!r} is neither an existing folder nor a named reference "
                             f"(use one of {', '.join(REFERENCES)})")
+    left = unfinished(path)
+    if left is not None:
+        raise GenmnistError(f"{describe_unfinished(path, left)}, so it is not scored; redo it "
+                            f"with --force (or delete {path / INCOMPLETE_NAME} to score what is "
+                            "there)")
     return stats_of_images(read_folder(path, warn, convert, space.progress), space, text)
 
 
