@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from genmnist import distributed
+from genmnist.capacity import check_model_fits
 from genmnist.checkpoint import CHECKPOINT_NAME
 from genmnist.cli.app import app
 from genmnist.cli.common import (
@@ -199,6 +200,7 @@ def train(
             model_config = make_config(model.value, {
                 **recipe.model, **parse_settings(model.value, settings or []),
                 "latent_dim": latent_dim, "beta": beta})
+            check_model_fits(model.value, model_config, dev)  # before a run folder exists
             run_dir = ranks.on_main(lambda: new_run_dir(out or RUNS_DIR, name, model.value))
             given = {"seed": seed, "subset": subset, "quality_every": quality_every,
                      "quality_n": quality_n, "sampler_components": components,
