@@ -27,6 +27,7 @@ def test_a_folder_lock_is_exclusive_and_released(tmp_path):
             FolderLock(tmp_path, "output folder").acquire()
     with FolderLock(tmp_path, "output folder"):  # released on exit
         pass
+    assert list(tmp_path.iterdir()) == []  # and the folder is left as it was found
 
 
 def test_two_generates_into_one_folder(run, tmp_path):

@@ -27,7 +27,7 @@ from PIL import Image
 
 from genmnist.errors import GenmnistError
 from genmnist.fileio import make_folder, write_atomically, write_text_atomically
-from genmnist.lock import LOCK_NAME, FolderLock
+from genmnist.lock import FolderLock
 
 # pytorch-fid's IMAGE_EXTENSIONS. It lists a folder with `Path.glob(f"*.{ext}")`: the match is
 # case-sensitive (x.PNG is not an image to it) and `*` matches dot-files (.x.png is one).
@@ -144,7 +144,6 @@ def output_folder(folder: str | Path, force: bool, plan: dict) -> Iterator[Path]
             (folder / INCOMPLETE_NAME).unlink(missing_ok=True)
     finally:
         if created and not written:  # refused before anything was written: leave no trace
-            (folder / LOCK_NAME).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 folder.rmdir()
 

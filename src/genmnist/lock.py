@@ -2,13 +2,15 @@
 
 Two `generate --force` into one folder would mix their seeds; two `train --resume` of one run
 would overwrite each other's checkpoints. The kernel drops an `flock` when its holder exits,
-however it exits (Ctrl-C, SIGKILL, a crash), so a lock is never left stale and needs no
-clean-up; the file stays, empty but for the holder's pid, and is hidden from image readers.
+however it exits (Ctrl-C, SIGKILL, a crash), so a lock is never left stale. A holder that ends
+normally removes the file; one that was killed leaves it (hidden, holding only a pid), and the
+next process simply takes it.
 This is the pattern of `flock(1)` and of pip's and conda's package-cache locks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -39,22 +41,20 @@ class FolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> FolderLock:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            why = e.strerror or str(e)
-            if e.errno == errno.ENOENT and self.folder.is_dir():  # e.g. /proc/self
-                why = "it is a special folder that takes no new files"
-            raise GenmnistError(f"cannot create files in {self.what} {self.folder}: {why}") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            pid = _read_pid(fd)
-            os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise FolderBusy(self.folder, self.what, pid) from e
-            raise GenmnistError(f"cannot lock {self.what} {self.folder}: "
-                                f"{e.strerror or e}") from e
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                pid = _read_pid(fd)
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise FolderBusy(self.folder, self.what, pid) from e
+                raise GenmnistError(f"cannot lock {self.what} {self.folder}: "
+                                    f"{e.strerror or e}") from e
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # the holder removed the file as we opened it: take the new one
         try:  # the pid only names the holder in the message above; a full disk may refuse it
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -63,8 +63,23 @@ class FolderLock:
         self._fd = fd
         return self
 
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            why = e.strerror or str(e)
+            if e.errno == errno.ENOENT and self.folder.is_dir():  # e.g. /proc/self
+                why = "it is a special folder that takes no new files"
+            raise GenmnistError(f"cannot create files in {self.what} {self.folder}: {why}") from e
+
     def release(self) -> None:
+        """Remove the file, then drop the lock: the folder is left as it was found. (A process
+        that opened the file meanwhile sees, once it holds the lock, that the path no longer
+        names its file, and starts again.) A killed holder leaves the file, unlocked."""
         if self._fd is not None:
+            with contextlib.suppress(OSError):
+                if _same_file(self._fd, self.path):
+                    self.path.unlink()
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 
@@ -73,6 +88,14 @@ class FolderLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _read_pid(fd: int) -> int | None:
