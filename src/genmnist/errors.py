@@ -43,6 +43,17 @@ class NonFiniteWeights(GenmnistError):
                          f"{epoch}; {kept_text(checkpoint, kept)}")
 
 
+class NonFiniteTest(GenmnistError):
+    """The test-set terms of an epoch came back NaN or infinite while the training terms read
+    finite (weights grown huge); the epoch is neither logged nor saved."""
+
+    def __init__(self, epoch: int, terms: dict[str, float], checkpoint, kept: int):
+        self.epoch, self.terms, self.checkpoint, self.kept = epoch, terms, checkpoint, kept
+        bad = ", ".join(f"{k} = {v}" for k, v in terms.items())
+        super().__init__(f"training stopped: the test-set loss became non-finite after epoch "
+                         f"{epoch} ({bad}); {kept_text(checkpoint, kept)}")
+
+
 class BatchTooSmall(GenmnistError):
     """The global batch cannot give every process at least one image."""
 

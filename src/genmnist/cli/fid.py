@@ -9,6 +9,7 @@ takes pytorch-fid's spellings (`--batch-size`, `--num-workers`, `--save-stats A 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from enum import Enum
@@ -57,18 +58,20 @@ def _table(r: dict) -> Table:
     t.add_column("reading")
     space = f"{'MNIST' if r['feature_space'] == 'mnist' else 'Inception'}, {r['dims']}-d"
     if "fid" in r:
-        t.add_row(f"FID ({space})", f"{r['fid']:.4f}", "lower is better; 0 = same stats")
+        t.add_row(f"FID ({space})", _num(r["fid"], ".4f"), "lower is better; 0 = same stats")
     if "kid" in r:
-        t.add_row(f"KID x 1000 ({space})", f"{1000 * r['kid']:.3f} ± {1000 * r['kid_std']:.3f}",
-                  "lower is better; ~0 = same")
+        kid = "n/a" if r["kid"] is None or r["kid_std"] is None else \
+            f"{1000 * r['kid']:.3f} ± {1000 * r['kid_std']:.3f}"
+        t.add_row(f"KID x 1000 ({space})", kid, "lower is better; ~0 = same")
     if "precision" in r:
-        t.add_row("precision (k=3)", f"{r['precision']:.4f}", "realism; blur lowers it")
-        t.add_row("recall (k=3)", f"{r['recall']:.4f}", "diversity; dropped modes lower it")
+        t.add_row("precision (k=3)", _num(r["precision"], ".4f"), "realism; blur lowers it")
+        t.add_row("recall (k=3)", _num(r["recall"], ".4f"), "diversity; dropped modes lower it")
     if "inception_score" in r:
-        t.add_row("IS (MNIST classifier)", f"{r['inception_score']:.3f}",
+        t.add_row("IS (MNIST classifier)", _num(r["inception_score"], ".3f"),
                   "higher is better; max 10")
     if "digit_entropy" in r:
-        t.add_row("digit coverage", f"{r['digit_entropy']:.4f}", "1 = all digits equally often")
+        t.add_row("digit coverage", _num(r["digit_entropy"], ".4f"),
+                  "1 = all digits equally often")
     return t
 
 
@@ -99,6 +102,24 @@ class _Bars:
 
     def __exit__(self, *exc):
         self.bars.stop()
+
+
+def _finite_or_none(result: dict) -> dict:
+    """JSON has no NaN or Infinity: a number that is not finite becomes null (None), and a
+    warning names it, so that no reader takes it for a score."""
+    def finite(k, v):
+        if isinstance(v, list):
+            return [finite(k, x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            _warn(f"{k} is not a finite number ({v}); reported as null")
+            return None
+        return v
+
+    return {k: finite(k, v) for k, v in result.items()}
+
+
+def _num(v, fmt: str) -> str:
+    return "n/a" if v is None else format(v, fmt)
 
 
 def _histogram(hist: list[float]) -> str:
@@ -245,8 +266,9 @@ def fid(
     if stats_only:
         _print_saved(stats, space, save_stats, as_json)
         return
+    result = _finite_or_none(result)
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps(result, allow_nan=False))  # strict JSON: no NaN, no Infinity
         return
     console.print(_table(result))
     if "digit_histogram" in result:

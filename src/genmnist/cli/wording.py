@@ -11,6 +11,7 @@ from genmnist.errors import (
     BatchTooSmall,
     GenmnistError,
     NonFiniteLoss,
+    NonFiniteTest,
     NonFiniteWeights,
     NoRunFound,
     NotARunCheckpoint,
@@ -24,7 +25,7 @@ from genmnist.errors import (
 
 def explain(e: GenmnistError) -> str:
     """The one line `genmnist: error: ...` shows for `e`."""
-    if isinstance(e, NonFiniteLoss | NonFiniteWeights):
+    if isinstance(e, NonFiniteLoss | NonFiniteWeights | NonFiniteTest):
         return f"{e}; try a lower --lr"
     if isinstance(e, BatchTooSmall):
         return (f"--batch-size {e.batch_size} cannot be split across {e.world} processes; it is "

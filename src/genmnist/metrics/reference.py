@@ -109,6 +109,9 @@ def load_npz(path: str | Path, space: FeatureSpace) -> Stats:
         raise
     except Exception as e:
         raise GenmnistError(f"{path} is not a readable .npz statistics file") from e
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise GenmnistError(f"{path} holds NaN or infinite values in mu or sigma: these are "
+                            "not statistics any score can be computed from")
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
         raise GenmnistError(f"{path}: mu must be (D,) and sigma (D, D); got {mu.shape} and "
                             f"{sigma.shape}")

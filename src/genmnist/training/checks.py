@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from genmnist.errors import NonFiniteLoss, NonFiniteWeights
+from genmnist.errors import NonFiniteLoss, NonFiniteTest, NonFiniteWeights
 
 
 def check_finite_terms(means: dict[str, float], epoch: int, batch: int, checkpoint: Path,
@@ -17,6 +17,14 @@ def check_finite_terms(means: dict[str, float], epoch: int, batch: int, checkpoi
     bad = {k: v for k, v in means.items() if not math.isfinite(v)}
     if bad:
         raise NonFiniteLoss(epoch, batch, bad, checkpoint, kept)
+
+
+def check_finite_test(means: dict[str, float], epoch: int, checkpoint: Path, kept: int) -> None:
+    """Finite training terms can still give NaN or infinite test-set terms (one huge step):
+    raise NonFiniteTest, so that such an epoch is neither logged nor saved."""
+    bad = {k: v for k, v in means.items() if not math.isfinite(v)}
+    if bad:
+        raise NonFiniteTest(epoch, bad, checkpoint, kept)
 
 
 def check_finite_weights(model: torch.nn.Module, epoch: int, checkpoint: Path, kept: int) -> None:

@@ -23,7 +23,11 @@ from genmnist.data import Split
 from genmnist.distributed import DistInfo, Distributed
 from genmnist.errors import BatchTooSmall, ResumeMismatch
 from genmnist.interrupt import InterruptGuard, TrainingInterrupted
-from genmnist.training.checks import check_finite_terms, check_finite_weights
+from genmnist.training.checks import (
+    check_finite_terms,
+    check_finite_test,
+    check_finite_weights,
+)
 from genmnist.training.config import Evaluator, Reporter, TrainConfig, TrainResult
 from genmnist.training.loop import Epoch, Loop, batch_starts, run_epoch, to_device
 from genmnist.training.meter import LossMeter
@@ -176,13 +180,15 @@ def end_epoch(run: Run, epoch: Epoch, train_terms: dict[str, float], seen: list[
     state, folder, loop, number = run.state, run.folder, run.loop, epoch.number
     model, progress = state.model, state.progress
     check_finite_weights(model, number, folder.checkpoint, progress.epoch)  # before the sampler
-    if number == run.tcfg.epochs:  # is fit on its codes
+    test_terms = evaluate(model, run.test_images, run.test_labels)  # is fit on its codes,
+    check_finite_test(test_terms, number, folder.checkpoint, progress.epoch)  # and the epoch saved
+    if number == run.tcfg.epochs:
         run.result.note = fit_after_training(model, run.train.float_images(), run.train.labels,
                                              loop.batch_size, run.tcfg.sampler_components,
                                              run.tcfg.seed, run.reporter)
     record = {"epoch": number, "seconds": round(epoch.seconds, 3),
               "images_per_sec": round(len(loop.starts) * loop.batch_size / epoch.seconds, 1),
-              "train": train_terms, "test": evaluate(model, run.test_images, run.test_labels),
+              "train": train_terms, "test": test_terms,
               "world_size": loop.dist.world, "rank_images": seen,
               **run_evaluators(model, number, run.evaluators)}
     grid, kind = picture(model, run.tcfg.seed, run.test_images)
