@@ -50,6 +50,14 @@ class FeatureSpace:
             return f"mnist{self.dims}-{clf.file_digest(self.classifier_path or clf.ASSET)}"
         return f"inception{self.dims}"
 
+    def weights_file(self) -> Path | None:
+        """The file this space's network is loaded from, or None while it is not on disk
+        (Inception weights before pytorch-fid's first download)."""
+        if self.name == "mnist":
+            return Path(self.classifier_path or clf.ASSET)
+        path = self.inception_weights or inception.hub_weights_path()
+        return path if path.is_file() else None
+
     def classifier(self) -> clf.MnistClassifier:
         if self._classifier is None:
             model, self._classifier_meta = clf.load_classifier(self.classifier_path, self.device)

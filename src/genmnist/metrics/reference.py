@@ -2,13 +2,17 @@
 statistics files in pytorch-fid's format (`mu`, `sigma`), and sets of images.
 
 Named references (`mnist-test`, `mnist-train`) need no export: their statistics are computed
-once per feature space and cached under `$GENMNIST_CACHE/stats/` (default
-`~/.cache/genmnist/stats/`). The cache also keeps up to 10000 features (a seeded subset of the
+once and cached under `$GENMNIST_CACHE/stats/` (default `~/.cache/genmnist/stats/`), keyed on
+everything that changes them (`cache_key`): feature space, network weights, MNIST files and
+genmnist version. The cache also keeps up to 10000 features (a seeded subset of the
 train split), which KID and precision/recall need.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genmnist.data import default_data_dir, load_mnist
+from genmnist import __version__
+from genmnist.data import RAW_FILES, default_data_dir, load_mnist, resolve_data_dir
 from genmnist.errors import GenmnistError
 from genmnist.fileio import write_atomically
 from genmnist.metrics.features import FeatureSpace
@@ -63,13 +68,46 @@ def _subset(feats: torch.Tensor, k: int = KEEP_FEATURES) -> torch.Tensor:
     return feats[torch.randperm(len(feats), generator=torch.Generator().manual_seed(0))[:k]]
 
 
+def content_digest(path: Path) -> str | None:
+    """sha256 of a file's bytes (None if it is missing), computed once per file version."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _digest(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_key(name: str, space: FeatureSpace, data_dir: str | Path | None = None) -> str | None:
+    """A digest of everything that changes a reference's statistics: the feature space and
+    its network's weights (by content: another --inception-weights file is another key), the
+    MNIST files (by content), and the genmnist version. None while the weights or the data are
+    not on disk yet (before their first download): then nothing is read from the cache."""
+    weights = space.weights_file()
+    raw = resolve_data_dir(data_dir) / "MNIST" / "raw"
+    parts = [name, space.key, content_digest(weights) if weights else None,
+             *(content_digest(raw / f) for f in RAW_FILES[REFERENCES[name]]), __version__]
+    if None in parts:
+        return None
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
 def reference_stats(name: str, space: FeatureSpace, data_dir: str | Path | None = None) -> Stats:
     """Statistics of a named reference, from the cache or computed once and cached."""
     if name not in REFERENCES:
         raise GenmnistError(f"unknown reference {name!r}: use a folder of PNGs, a .npz file, or "
                             f"one of {', '.join(REFERENCES)}")
-    path = stats_dir() / f"{name}-{space.key}.npz"
-    if path.is_file():
+    key = cache_key(name, space, data_dir)
+    path = stats_dir() / f"{name}-{space.key}-{key}.npz"
+    if key is not None and path.is_file():
         try:
             with np.load(path) as f:
                 return Stats(name, int(f["n"]), f["mu"], f["sigma"],
@@ -80,11 +118,15 @@ def reference_stats(name: str, space: FeatureSpace, data_dir: str | Path | None 
     stats = stats_of_images(split.images, space, name)
     stats.features = _subset(stats.features)
     stats.radii = knn_radii(stats.features, PR_K)
+    key = cache_key(name, space, data_dir)  # the weights and data are on disk by now
+    path = stats_dir() / f"{name}-{space.key}-{key}.npz"
     try:  # atomic: a concurrent reader never sees half a file
+        if key is None:
+            raise OSError("nothing to key the statistics on")
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, lambda f: np.savez(
             f, mu=stats.mu, sigma=stats.sigma, n=stats.n, features=stats.features.numpy(),
-            radii=stats.radii.numpy(), feature_space=space.key))
+            radii=stats.radii.numpy(), feature_space=space.key, cache_key=key))
     except (OSError, GenmnistError):
         pass  # a read-only cache only costs time
     stats.images = stats.probs = None  # IS and coverage describe the samples only
