@@ -35,6 +35,7 @@ from genmnist.errors import GenmnistError
 from genmnist.metrics.features import FeatureSpace, feature_space
 from genmnist.metrics.folder import NotMnistImage
 from genmnist.metrics.generator import generator_stats, is_checkpoint
+from genmnist.metrics.kid import KID_SUBSET_SIZE, KID_SUBSETS
 from genmnist.metrics.reference import Stats, check_npz_target, save_npz
 from genmnist.metrics.score import METRICS, load_source, parse_metrics, score
 from genmnist.runtime import choose_threads, resolve_device
@@ -104,14 +105,14 @@ class _Bars:
         self.bars.stop()
 
 
-def _finite_or_none(result: dict) -> dict:
+def _finite_or_none(result: dict, warn) -> dict:
     """JSON has no NaN or Infinity: a number that is not finite becomes null (None), and a
     warning names it, so that no reader takes it for a score."""
     def finite(k, v):
         if isinstance(v, list):
             return [finite(k, x) for x in v]
         if isinstance(v, float) and not math.isfinite(v):
-            _warn(f"{k} is not a finite number ({v}); reported as null")
+            warn(f"{k} is not a finite number ({v}); reported as null")
             return None
         return v
 
@@ -161,12 +162,12 @@ def _save_stats_form(samples: str, reference: str | None, save_stats: Path | Non
 
 
 def _load(src: str, space: FeatureSpace, n: int, seed: int, sampler: str, convert: bool, device,
-          data_dir: Path | None) -> Stats:
+          data_dir: Path | None, warn=_warn) -> Stats:
     """One side's statistics: a checkpoint is sampled in memory, anything else is read."""
     try:
         if is_checkpoint(src):
-            return generator_stats(src, n, seed, space, device, sampler, _warn)
-        return load_source(src, space, data_dir, _warn, convert=convert)
+            return generator_stats(src, n, seed, space, device, sampler, warn)
+        return load_source(src, space, data_dir, warn, convert=convert)
     except NotMnistImage as e:
         raise GenmnistError(f"{e}; {CONVERT_HINT}") from e
 
@@ -219,6 +220,11 @@ def fid(
     classifier: Path = typer.Option(None, "--classifier", show_default=False,
                                     help="MNIST classifier weights [default: the file shipped "
                                          "with genmnist]."),
+    kid_subset_size: int = typer.Option(KID_SUBSET_SIZE, "--kid-subset-size", min=2,
+                                        help="KID: samples per side in each random subset "
+                                             "(as torch-fidelity's option)."),
+    kid_subsets: int = typer.Option(KID_SUBSETS, "--kid-subsets", min=1,
+                                    help="KID: how many random subsets are averaged."),
     data_dir: Path = data_dir_option("MNIST folder for named references"),
     device: str = device_option(),
     threads: int = typer.Option(None, "--threads", min=1, show_default=False,
@@ -252,21 +258,29 @@ def fid(
     space.batch_size = batch_size
     if save_stats is not None:
         check_npz_target(save_stats, force)  # before minutes of work, not after
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:  # on stderr now, and in the result: --json keeps them
+        warnings.append(message)
+        _warn(message)
+
     t0 = time.perf_counter()
     with _Bars() as bars:
         space.progress = bars
-        stats = _load(samples, space, n, seed, sampler.value, convert, dev, data_dir)
+        stats = _load(samples, space, n, seed, sampler.value, convert, dev, data_dir, warn)
         if save_stats is not None:
             save_npz(stats, space, save_stats, force=True)
         if not stats_only:
             ref = _load(reference or "mnist-test", space, n, seed, sampler.value, convert, dev,
-                        data_dir)
-            result = score(stats, ref, metrics=asked, data_dir=data_dir, warn=_warn, space=space)
+                        data_dir, warn)
+            result = score(stats, ref, metrics=asked, data_dir=data_dir, warn=warn, space=space,
+                           kid_subset_size=kid_subset_size, kid_subsets=kid_subsets)
             result["seconds"] = time.perf_counter() - t0  # reading and sampling included
     if stats_only:
         _print_saved(stats, space, save_stats, as_json)
         return
-    result = _finite_or_none(result)
+    result = _finite_or_none(result, warn)
+    result["warnings"] = warnings
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))  # strict JSON: no NaN, no Infinity
         return

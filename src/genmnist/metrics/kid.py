@@ -12,6 +12,10 @@ import numpy as np
 import torch
 
 
+KID_SUBSET_SIZE = 1000  # features per side in each subset: the paper's, torch-fidelity's
+KID_SUBSETS = 100  # subsets averaged
+
+
 def _kernel_sums(a: torch.Tensor, b: torch.Tensor, degree: int, coef0: float,
                  same: bool) -> float:
     """Sum of k(a_i, b_j) over all pairs (i != j when `same`); rows summed in the features'
@@ -38,7 +42,7 @@ def polynomial_mmd2(x: torch.Tensor, y: torch.Tensor, degree: int = 3, coef0: fl
 
 
 def kernel_inception_distance(feats1: np.ndarray | torch.Tensor, feats2: np.ndarray | torch.Tensor,
-                              subsets: int = 100, subset_size: int = 1000,
+                              subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
                               seed: int = 0) -> tuple[float, float]:
     """KID as (mean, std) over `subsets` random subsets of min(subset_size, n1, n2) per side."""
     x = torch.as_tensor(feats1, dtype=torch.float32)

@@ -22,7 +22,7 @@ from genmnist.metrics.digits import digit_histogram, inception_score, normalized
 from genmnist.metrics.features import FeatureSpace, feature_space
 from genmnist.metrics.folder import read_folder
 from genmnist.metrics.frechet import frechet_distance
-from genmnist.metrics.kid import kernel_inception_distance
+from genmnist.metrics.kid import KID_SUBSET_SIZE, KID_SUBSETS, kernel_inception_distance
 from genmnist.metrics.precision_recall import precision_recall
 from genmnist.metrics.reference import (
     PR_K,
@@ -93,7 +93,8 @@ def score(samples: Source, reference: Source = "mnist-test", features: str = "mn
           metrics: tuple[str, ...] | str = METRICS, dims: int | None = None,
           device: torch.device | str = "cpu", classifier: str | Path | None = None,
           inception_weights: str | Path | None = None, data_dir: str | Path | None = None,
-          warn: Callable[[str], None] | None = None, space: FeatureSpace | None = None) -> dict:
+          warn: Callable[[str], None] | None = None, space: FeatureSpace | None = None,
+          kid_subset_size: int = KID_SUBSET_SIZE, kid_subsets: int = KID_SUBSETS) -> dict:
     """All asked-for metrics of `samples` against `reference`, in one feature space.
 
     Returns a flat dict: feature-space names, sizes, then `fid`, `kid`/`kid_std`,
@@ -122,7 +123,21 @@ def score(samples: Source, reference: Source = "mnist-test", features: str = "mn
             warn(f"{needs} skipped: it needs features of both sides, and a .npz holds only "
                  "mu and sigma")
     if "kid" in metrics and both:
-        out["kid"], out["kid_std"] = kernel_inception_distance(a.features, b.features)
+        if kid_subset_size < 2 or kid_subsets < 1:
+            raise GenmnistError(f"KID needs subsets of at least 2 samples, and at least 1 of "
+                                f"them; got {kid_subsets} of {kid_subset_size}")
+        m = min(kid_subset_size, len(a.features), len(b.features))
+        if m < kid_subset_size:
+            warn(f"KID: only {m} samples on the smaller side, fewer than the subset size "
+                 f"{kid_subset_size}, so every subset holds all of them: its ± is no spread, "
+                 f"and values from {m} samples are noisy and not comparable to the usual "
+                 f"{KID_SUBSET_SIZE}-sample KID")
+        if a.features.shape == b.features.shape and torch.equal(a.features, b.features):
+            warn("KID: samples and reference are the same images; the unbiased estimate of a "
+                 "set against itself is below 0 (by about 2/m of the kernel's mean), not 0")
+        out["kid"], out["kid_std"] = kernel_inception_distance(a.features, b.features,
+                                                               kid_subsets, kid_subset_size)
+        out["kid_subset_size"], out["kid_subsets"] = m, kid_subsets
     if "pr" in metrics and both:
         if min(len(a.features), len(b.features)) <= PR_K:
             warn(f"precision/recall skipped: needs more than k={PR_K} samples per side")
