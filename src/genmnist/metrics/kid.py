@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
 KID_SUBSET_SIZE = 1000  # features per side in each subset: the paper's, torch-fidelity's
 KID_SUBSETS = 100  # subsets averaged
 
