@@ -140,7 +140,7 @@ def test_bad_folders_are_one_line(tmp_path, real, cache):
     big = write(tmp_path / "big", [np.zeros((32, 32), np.uint8)] * 2)
     assert_clean_error(cli("fid", big), "00000.png is 32x32", "28x28")
     rgb = write(tmp_path / "rgb", [np.zeros((28, 28, 3), np.uint8)] * 2, mode="RGB")
-    assert_clean_error(cli("fid", rgb), "00000.png is a RGB image", "grayscale")
+    assert_clean_error(cli("fid", rgb), "00000.png is a color (RGB) image (mode RGB)", "grayscale")
     one = write(tmp_path / "one", [np.zeros((28, 28), np.uint8)])
     assert_clean_error(cli("fid", one), "holds 1 image(s)", "at least 2")
 

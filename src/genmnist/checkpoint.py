@@ -9,6 +9,7 @@ epoch, RNG states and the package version, so every command rebuilds the model f
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import warnings
@@ -39,6 +40,9 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     if p.is_dir():
         p = p / CHECKPOINT_NAME
     if not p.exists():
+        if p.is_symlink():  # exists() follows links: a loop or a dangling link says False
+            raise GenmnistError(f"checkpoint {p} is a symbolic link that leads nowhere (a loop, "
+                                f"or a missing target: {os.readlink(p)})")
         raise GenmnistError(f"checkpoint not found: {p}")
     if not p.is_file():
         raise GenmnistError(f"checkpoint is not a file: {p}")
@@ -99,11 +103,42 @@ def load_model(path: str | Path, device: torch.device | str = "cpu"):
                             f"{', '.join(MODELS)}")
     try:
         model = build_model(name, dict(ckpt["model_config"]))
-        model.load_state_dict(ckpt["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as e:
-        raise GenmnistError(f"checkpoint does not match model {name!r}: {e}".splitlines()[0]) from e
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise GenmnistError(f"{path}: its model config does not fit model {name!r} "
+                            f"({type(e).__name__}: {str(e).splitlines()[0]})") from e
+    state = ckpt.get("state_dict")
+    problems = state_dict_mismatch(model.state_dict(), state) if isinstance(state, dict) \
+        else ["no weights (state_dict)"]
+    if problems:
+        raise GenmnistError(f"{path} does not match model {name!r}: {'; '.join(problems)}")
+    model.load_state_dict(state)
     if ckpt.get("sampler") is not None:  # a density fitted to the codes (genmnist.samplers)
         from genmnist.samplers import LatentSampler
 
         model.latent_sampler = LatentSampler.from_state_dict(ckpt["sampler"])
     return model.to(device).eval(), ckpt
+
+
+def state_dict_mismatch(expected: dict[str, Any], given: dict[str, Any],
+                        show: int = 3) -> list[str]:
+    """What keeps `given` weights from loading into a model whose own are `expected`, in
+    words (torch's message puts its details on lines after "Error(s) in loading ...")."""
+    def names(keys) -> str:
+        keys = sorted(keys)
+        return ", ".join(keys[:show]) + (f" and {len(keys) - show} more" if len(keys) > show
+                                         else "")
+
+    missing, extra = expected.keys() - given.keys(), given.keys() - expected.keys()
+    shapes = [f"{k} is {tuple(getattr(given[k], 'shape', ()))} in the checkpoint, "
+              f"{tuple(expected[k].shape)} in the model"
+              for k in sorted(expected.keys() & given.keys())
+              if getattr(given[k], "shape", None) != expected[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} weights missing ({names(missing)})")
+    if extra:
+        problems.append(f"{len(extra)} unexpected weights ({names(extra)})")
+    if shapes:
+        problems.append(f"{len(shapes)} of other shape ({'; '.join(shapes[:show])}"
+                        f"{f'; and {len(shapes) - show} more' if len(shapes) > show else ''})")
+    return problems

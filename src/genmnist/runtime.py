@@ -37,14 +37,20 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def choose_threads(threads: int | None, model_default: int = 1) -> int:
-    """Set torch's intra-op threads: `threads` if given, else $GENMNIST_THREADS, else the
-    model's measured best (`GenerativeModel.cpu_threads`), never more than the cores there are.
+    """Set torch's intra-op threads: `threads` (--threads) if given, else $GENMNIST_THREADS,
+    else $OMP_NUM_THREADS (the standard setting, which torch itself follows), else the model's
+    measured best (`GenerativeModel.cpu_threads`), never more than the cores there are.
 
     See docs/performance.md for the measurements behind each model's default.
     """
     if threads is None:
-        env = os.environ.get("GENMNIST_THREADS")
-        threads = int(env) if env and env.isdigit() else min(model_default, os.cpu_count() or 1)
+        for var in ("GENMNIST_THREADS", "OMP_NUM_THREADS"):
+            env = os.environ.get(var, "").strip()
+            if env.isdigit() and int(env) > 0:
+                threads = int(env)
+                break
+        else:
+            threads = min(model_default, os.cpu_count() or 1)
     if threads < 1:
         raise SettingError("threads", threads, "is too few: give at least 1")
     torch.set_num_threads(threads)

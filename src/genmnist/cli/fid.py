@@ -228,7 +228,8 @@ def fid(
     data_dir: Path = data_dir_option("MNIST folder for named references"),
     device: str = device_option(),
     threads: int = typer.Option(None, "--threads", min=1, show_default=False,
-                                help="CPU threads for torch [default: $GENMNIST_THREADS, else 1 "
+                                help="CPU threads for torch [default: $GENMNIST_THREADS, else "
+                                     "$OMP_NUM_THREADS, else 1 "
                                      "for mnist features (measured fastest: small ops), all "
                                      "cores for inception]."),
 ) -> None:

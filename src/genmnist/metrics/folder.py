@@ -25,13 +25,22 @@ SIZE = (28, 28)
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
+# PIL's mode names, in words: "is a I;16 image" says nothing to most people
+MODE_WORDS = {"1": "1-bit black-and-white", "P": "palette (indexed color)",
+              "RGB": "color (RGB)", "RGBA": "color with transparency (RGBA)",
+              "LA": "grayscale with transparency (LA)", "CMYK": "CMYK color",
+              "I;16": "16-bit grayscale", "I;16B": "16-bit grayscale", "I": "32-bit integer",
+              "F": "32-bit float"}
+
+
 class NotMnistImage(GenmnistError):
     """An image that decodes but is not 28x28 8-bit grayscale; `convert=True` would take it."""
 
     def __init__(self, path: Path, size: tuple[int, int], mode: str):
         self.path, self.size, self.mode = path, size, mode
         what = (f"is {size[0]}x{size[1]}" if size != SIZE
-                else f"is a {mode} image, not 8-bit grayscale (mode L)")
+                else f"is a {MODE_WORDS.get(mode, mode)} image (mode {mode}), not 8-bit "
+                     "grayscale (mode L)")
         super().__init__(f"{path} {what}; genmnist fid reads 28x28 8-bit grayscale images, as "
                          "`genmnist generate` writes")
 
@@ -69,6 +78,9 @@ def _decode(path: Path, convert: bool) -> tuple[np.ndarray, bool]:
     """(28, 28) uint8 pixels of `path`, and whether they had to be converted."""
     try:
         data = path.read_bytes()
+    except OSError as e:  # a symlink loop, permissions, ...: not the image's fault
+        raise GenmnistError(f"cannot read {path}: {e.strerror or e}") from e
+    try:
         with Image.open(io.BytesIO(data)) as im:
             if im.size == SIZE and im.mode == "L":
                 return np.asarray(im), False

@@ -161,8 +161,8 @@ def load_npz(path: str | Path, space: FeatureSpace) -> Stats:
         raise GenmnistError(f"{path} holds statistics in feature space {saved_space}, not "
                             f"{space.key} ({space.label}); pass the matching --features/--dims")
     if len(mu) != space.dims:
-        raise GenmnistError(f"{path} holds {len(mu)}-d statistics, but {space.label} are "
-                            f"{space.dims}-d; pass the matching --features/--dims")
+        raise GenmnistError(f"{path} holds {len(mu)}-d statistics, but the feature space is "
+                            f"{space.label}; pass the matching --features/--dims")
     return Stats(str(path), n, mu, sigma)
 
 

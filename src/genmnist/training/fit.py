@@ -118,14 +118,27 @@ def plan(tcfg: TrainConfig, state: TrainingState, train: Split, dist: Distribute
                 tcfg.precision, check_every_batch=device.type == "cpu" and not dist.enabled)
 
 
+def run_config(tcfg: TrainConfig, model) -> dict[str, Any]:
+    """What config.json records: the configs, with the values used rather than `null` for
+    "the default": each player's optimizer settings, and the learning rate (one number, or one
+    per player where the papers' values differ)."""
+    specs = {p: model.optimizer_spec(p) for p in model.players}
+    optimizers = {p: {"kind": s.kind, "lr": s.lr if tcfg.lr is None else tcfg.lr,
+                      "betas": list(s.betas)} for p, s in specs.items()}
+    train_config = asdict(tcfg)
+    rates = {p: o["lr"] for p, o in optimizers.items()}
+    train_config["lr"] = next(iter(rates.values())) if len(set(rates.values())) == 1 else rates
+    return {"model": tcfg.model, "model_config": asdict(model.config),
+            "train_config": train_config, "optimizers": optimizers}
+
+
 def start(tcfg: TrainConfig, state: TrainingState, loop: Loop, folder: RunFolder, train: Split,
           test: Split, reporter: Reporter, evaluators, resumed: bool) -> Run:
     """The test images on the device, and the run folder prepared (rank 0): config.json, and
     metrics.jsonl rewritten from the checkpoint's history when resuming."""
     test = test.head(tcfg.eval_size)
     device, progress = state.device, state.progress
-    config = {"model": tcfg.model, "model_config": asdict(state.model.config),
-              "train_config": asdict(tcfg)}
+    config = run_config(tcfg, state.model)
     loop.dist.on_main(lambda: folder.prepare(config, progress.history if resumed else None))
     result = TrainResult(folder.path, folder.checkpoint, list(progress.history))
     return Run(tcfg, state, loop, folder, result, train, to_device(test.images, device),

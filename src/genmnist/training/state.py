@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from genmnist.checkpoint import state_dict_mismatch
 from genmnist.distributed import Distributed
 from genmnist.errors import GenmnistError
 from genmnist.models import GenerativeModel, OptimizerSpec, build_model
@@ -101,9 +102,13 @@ class TrainingState:
             self.progress = Progress(int(ckpt["epoch"]), int(ckpt["step"]),
                                      list(ckpt.get("history", [])), ckpt.get("partial"))
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            given = ckpt.get("state_dict")
+            why = "; ".join(state_dict_mismatch(self.model.state_dict(), given)) \
+                if isinstance(given, dict) else ""
+            why = why or (f"{type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else 'missing entry'}")
             raise GenmnistError("cannot resume: the checkpoint's training state does not fit "
-                                f"model {ckpt.get('model')!r} ({type(e).__name__}: "
-                                f"{str(e).splitlines()[0] if str(e) else 'missing entry'})") from e
+                                f"model {ckpt.get('model')!r} ({why})") from e
         for p, scaler in self.scalers.items():
             if p in ckpt.get("scalers", {}):
                 scaler.load_state_dict(ckpt["scalers"][p])
