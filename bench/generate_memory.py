@@ -4,7 +4,7 @@ Trains a one-epoch vae on 64 images (its sampling is fast, so the PNG writers fa
 any unbounded queue shows), then runs `genmnist generate` at each size in a fresh process and
 reads that process's peak resident memory from wait4(2) (the largest of it and its writers):
 
-    python bench/generate_memory.py --sizes 10000 100000 --workers 2
+    GENMNIST_DATA=../shared/data python bench/generate_memory.py --sizes 10000 100000
     PYTHONPATH=/path/to/other/src python bench/generate_memory.py  # another checkout's code
 """
 
