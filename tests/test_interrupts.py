@@ -59,7 +59,8 @@ def test_generate_stopped_by_a_signal_says_what_it_left(run, tmp_path, sig, work
     m = re.fullmatch(r"genmnist: interrupted after (\d+) of 200000 images; (.+) holds (\d+) of "
                      r"the 200000 images an interrupted or failed `genmnist generate` meant to "
                      r"write, and is marked unfinished so `genmnist fid` refuses it; redo it "
-                     r"with: genmnist generate -c (.+) --n 200000 --seed 0 --out (.+) --force",
+                     r"with: genmnist generate -c (.+) --n 200000 --seed 0 --sampler \S+ "
+                     r"--out (.+) --force",
                      line)
     assert m, line
     assert int(m.group(1)) == int(m.group(3)) == assert_consistent(out)

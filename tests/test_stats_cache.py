@@ -22,7 +22,7 @@ def fake_inception(monkeypatch, tmp_path, mnist_test):
     """50 MNIST test images; 'features' scaled by the weights file's first byte."""
     calls = []
 
-    def extract(self, images):
+    def extract(self, images, what="images"):
         calls.append(self.inception_weights)
         scale = float(self.inception_weights.read_bytes()[0])
         return images.float().flatten(1)[:, 300:364] * scale, None
