@@ -177,7 +177,7 @@ def test_kid_unit_is_said_wherever_it_is_shown(tmp_path, digits, ref):
 def test_rgb_images_are_refused_with_the_hint_or_converted(tmp_path, digits, ref):
     rgb = [np.stack([a] * 3, axis=-1) for a in digits[:60]]
     same_size = write_digits(tmp_path / "rgb28", rgb, mode="RGB")
-    assert_clean_error(cli("fid", same_size, ref), "00000.png is a RGB image", "--convert",
+    assert_clean_error(cli("fid", same_size, ref), "00000.png is a color (RGB) image", "--convert",
                        ".convert('L')")
     # gray digits copied to R, G and B: luminance gives the digits back exactly
     r = cli("fid", same_size, ref, "--convert", "--metrics", "fid", "--json")
