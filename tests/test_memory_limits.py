@@ -112,3 +112,17 @@ def test_an_allocation_that_fails_anyway_is_one_line(monkeypatch, in_tmp):
     r = cli("train", "vae", "--device", "cpu", "--subset", "64")
     assert_clean_error(r, "out of memory: ", "can't allocate memory", "use smaller sizes")
     assert not (in_tmp / "runs").exists()  # the reserved run folder is given back
+
+
+def test_a_model_whose_size_overflows_is_one_line(monkeypatch):
+    """Sizes past what torch can even count (numel overflow) are a GenmnistError too."""
+    import genmnist.models as models
+    from genmnist.errors import GenmnistError
+
+    def overflow(name, config):
+        raise RuntimeError("numel: integer multiplication overflow\nat some C++ frame")
+
+    monkeypatch.setattr(models, "build_model", overflow)
+    with pytest.raises(GenmnistError, match="model 'ae' cannot be built with these settings: "
+                                            "numel: integer multiplication overflow$"):
+        capacity.parameter_count("ae", None)
