@@ -42,3 +42,24 @@ def test_conditional_interpolation_says_what_it_holds(tmp_path):
             "--out", tmp_path / "j.png")
     assert r.exit_code == 0, r.stderr
     assert "held: the digit label" in r.stdout
+
+
+def test_fid_digit_reports_conditional_accuracy(tmp_path, mnist_test):
+    """A folder of real sevens scored with --digit 7 is near 1; with --digit 3 near 0."""
+    import json
+
+    from PIL import Image
+
+    from helpers import cli
+
+    sevens = mnist_test.images[mnist_test.labels == 7][:60]
+    (tmp_path / "s").mkdir()
+    for i, im in enumerate(sevens):
+        Image.fromarray(im.squeeze(0).numpy()).save(tmp_path / "s" / f"{i:05d}.png")
+    r = cli("fid", tmp_path / "s", "mnist-test", "--digit", "7", "--metrics", "fid,coverage",
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["conditional_accuracy"] > 0.95
+    r = cli("fid", tmp_path / "s", "mnist-test", "--digit", "3", "--metrics", "fid,coverage")
+    assert r.exit_code == 0, r.stderr
+    assert "conditional accuracy 0.0" in r.stdout

@@ -141,3 +141,15 @@ def test_fit_sampler_refuses_a_gan(tmp_path):
     assert_clean_error(cli("fit-sampler", "-c", tmp_path / "gan"), "no continuous latent")
     assert_clean_error(cli("generate", "-c", tmp_path / "gan", "--sampler", "gmm", "--out",
                            tmp_path / "s"), "no continuous latent")
+
+
+def test_quality_waits_for_a_prior_fitted_after_training(tmp_path):
+    """vqvae samples through a PixelCNN fitted after the last epoch: earlier epochs are not
+    scored (the full benchmark once stopped there), the last one is."""
+    r = cli("train", "vqvae", "--epochs", "2", "--subset", "256", "--batch-size", "64", "--out",
+            tmp_path, "--name", "vq", "--device", "cpu", "--quality-every", "1",
+            "--quality-n", "200", "--set", "prior_epochs=1")
+    assert r.exit_code == 0, r.stderr
+    records = [json.loads(s) for s in (tmp_path / "vq" / "metrics.jsonl").read_text().splitlines()]
+    assert "prior" not in records[0]["quality"]
+    assert records[-1]["quality"]["prior"]["fid"] > 0

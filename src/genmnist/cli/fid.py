@@ -227,6 +227,10 @@ def fid(
                                     help="KID: how many random subsets are averaged."),
     data_dir: Path = data_dir_option("MNIST folder for named references"),
     device: str = device_option(),
+    digit: int = typer.Option(None, "--digit", min=0, max=9, show_default=False,
+                              help="SAMPLES were all made for this digit (`generate --digit D`): "
+                                   "also report the conditional accuracy, the share of them the "
+                                   "MNIST classifier calls D."),
     threads: int = typer.Option(None, "--threads", min=1, show_default=False,
                                 help="CPU threads for torch [default: $GENMNIST_THREADS, else "
                                      "$OMP_NUM_THREADS, else 1 "
@@ -281,6 +285,13 @@ def fid(
         _print_saved(stats, space, save_stats, as_json)
         return
     result = _finite_or_none(result, warn)
+    if digit is not None:
+        if "digit_histogram" not in result:
+            raise GenmnistError("--digit needs the samples' images and the coverage metric "
+                                "(not a .npz, and --metrics with coverage)")
+        # every sample was asked to be `digit`: the share classified as it is the accuracy
+        result["conditional_accuracy"] = result["digit_histogram"][digit]
+        result["intended_digit"] = digit
     result["warnings"] = warnings
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))  # strict JSON: no NaN, no Infinity
@@ -288,6 +299,9 @@ def fid(
     console.print(_table(result))
     if "digit_histogram" in result:
         console.print(_histogram(result["digit_histogram"]))
+    if digit is not None:
+        console.print(f"conditional accuracy {result['conditional_accuracy']:.3f}: the share of "
+                      f"samples the MNIST classifier calls {digit}, the digit they were made for")
     if save_stats is not None:
         console.print(f"statistics of {stats.source} ({space.label}) saved to {save_stats}")
     console.print(f"[{result['seconds']:.1f}s]")
