@@ -18,11 +18,12 @@ from genmnist.cli import train as _train  # noqa: E402
 from genmnist.cli import sample as _sample  # noqa: E402
 from genmnist.cli import sampler as _sampler  # noqa: E402
 from genmnist.cli import fid as _fid  # noqa: E402
+from genmnist.cli import nll as _nll  # noqa: E402
 from genmnist.cli import data as _data  # noqa: E402
 from genmnist.cli import latent as _latent  # noqa: E402
 from genmnist.cli import benchmark as _benchmark  # noqa: E402
 
-del _train, _sample, _sampler, _fid, _data, _latent, _benchmark
+del _train, _sample, _sampler, _fid, _nll, _data, _latent, _benchmark
 __all__ = ["app", "main"]
 
 

@@ -93,7 +93,7 @@ def load_splits(tcfg: TrainConfig, info: DistInfo):
 
 
 RUN_OPTIONS = ("--batch-size", "--lr", "--latent-dim", "--beta", "--seed", "--subset", "--name",
-               "--out", "--set")
+               "--out", "--set", "--binarize")
 
 
 @app.command()
@@ -143,6 +143,12 @@ def train(
                                            "metrics.jsonl and on the progress line; 0 = never."),
     quality_n: int = typer.Option(2000, "--quality-n", min=100,
                                   help="Samples scored each time by --quality-every."),
+    binarize: bool = typer.Option(False, "--binarize", show_default=False,
+                                  help="Train on dynamically binarised MNIST (each batch's "
+                                       "pixels drawn as Bernoulli of their grey level), as the "
+                                       "likelihood literature does, with the model's likelihood "
+                                       "recipe; the test loss is then on a fixed binarised test "
+                                       "set (see genmnist nll, docs/likelihood.md)."),
     components: int = typer.Option(None, "--sampler-components", show_default=False,
                                    help="Components of the Gaussian mixture fitted to the "
                                         "training codes after training (models with a "
@@ -174,7 +180,7 @@ def train(
     positive("--sampler-components", components)
     if resume is not None:
         given = dict(zip(RUN_OPTIONS, (batch_size, lr, latent_dim, beta, seed, subset, name, out,
-                                       settings or None), strict=True))
+                                       settings or None, binarize or None), strict=True))
         for flag, value in given.items():
             if value is not None:
                 raise GenmnistError(f"{flag} cannot be given with --resume: the run continues "
@@ -196,7 +202,7 @@ def train(
             precision = precision or tcfg.precision
         else:
             ckpt = None
-            recipe = recipe_for(model.value)
+            recipe = recipe_for(model.value, binarize)
             model_config = make_config(model.value, {
                 **recipe.model, **parse_settings(model.value, settings or []),
                 "latent_dim": latent_dim, "beta": beta})
@@ -204,6 +210,7 @@ def train(
             run_dir = ranks.on_main(lambda: new_run_dir(out or RUNS_DIR, name, model.value))
             given = {"seed": seed, "subset": subset, "quality_every": quality_every,
                      "quality_n": quality_n, "sampler_components": components,
+                     "binarize": binarize or None,
                      "data_dir": str(data_dir) if data_dir else None}
             tcfg = TrainConfig(model=model.value, epochs=epochs or recipe.epochs,
                                batch_size=batch_size or recipe.batch_size,
@@ -244,7 +251,8 @@ def _train(tcfg: TrainConfig, model_config, ckpt, run_dir: Path, dev, info: Dist
         f"{info.world} processes ({dev.type}, {distributed.backend()})"
     per = min(tcfg.batch_size, len(train_split)) // info.world
     split = f" ({per} per process)" if info.enabled else ""
-    out.print(f"[bold]{tcfg.model}[/] on {len(train_split)} images, {where}"
+    pixels = "dynamically binarised " if tcfg.binarize else ""
+    out.print(f"[bold]{tcfg.model}[/] on {len(train_split)} {pixels}images, {where}"
               f"{f', {n_threads} threads' if dev.type == 'cpu' else ''}, {precision}, "
               f"batch {tcfg.batch_size}{split}, {tcfg.epochs} epochs {start}")
     t0 = time.perf_counter()

@@ -49,6 +49,9 @@ class GenerativeModel(nn.Module):
     # prior of its own to sample from (an autoencoder has none).
     latent_density: ClassVar[bool] = False
     has_prior: ClassVar[bool] = True
+    # `log_weights(x, y, k, generator) -> (k, n)` importance weights exist, so the test-set
+    # log-likelihood can be estimated (genmnist.metrics.likelihood).
+    has_likelihood: ClassVar[bool] = False
     prior_name: ClassVar[str] = "N(0, I)"
     # The exact loss terms `loss(x, y, player)` returns, per player (the tests check them).
     terms: ClassVar[dict[str, tuple[str, ...]]] = {"model": ("loss",)}

@@ -4,12 +4,16 @@
 and the analytic KL to N(0, I) (the paper's Appendix B), weighted by beta as in beta-VAE
 (Higgins et al., "beta-VAE: Learning Basic Visual Concepts...", ICLR 2017). beta = 1 is the plain
 VAE. Subclasses supply `_encode` (-> mean, log-variance) and `_decode_logits`.
+`log_weights` gives the importance weights log p(x, z) - log q(z|x) of K posterior draws, from
+which `genmnist.metrics.likelihood` estimates log p(x) (Burda, Grosse & Salakhutdinov,
+"Importance Weighted Autoencoders", ICLR 2016).
 
 `VAE` is the classic MLP of the paper and of pytorch/examples: 784-400-20, ReLU.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -29,6 +33,7 @@ class VAEConfig:
 class VAEBase(GenerativeModel):
     has_encoder = True
     latent_density = True
+    has_likelihood = True
 
     def _encode(self, x, y=None) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
@@ -45,6 +50,23 @@ class VAEBase(GenerativeModel):
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / b
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / b
         return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
+
+    def log_weights(self, x, y=None, k: int = 1, generator=None) -> torch.Tensor:
+        """log p(x|z) + log p(z) - log q(z|x) for `k` draws z ~ q(z|x) per image: (k, n), in
+        nats. Batched over the draws: the decoder sees k*n codes at once. Noise is drawn on the
+        CPU from `generator`, so a seed gives the same estimate on every device."""
+        n = x.shape[0]
+        mu, logvar = self._encode(x, y)
+        eps = torch.randn(k, *mu.shape, generator=generator).to(mu.device)
+        z = mu + eps * torch.exp(0.5 * logvar)  # (k, n, d)
+        yk = None if y is None else y.repeat(k)
+        logits = self._decode_logits(z.reshape(k * n, -1), yk).reshape(k, n, -1)
+        log_px_z = -F.binary_cross_entropy_with_logits(
+            logits, x.reshape(1, n, -1).expand_as(logits), reduction="none").sum(-1)
+        half_log_2pi = 0.5 * math.log(2 * math.pi)
+        log_pz = (-0.5 * z.pow(2) - half_log_2pi).sum(-1)
+        log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - half_log_2pi).sum(-1)
+        return log_px_z + log_pz - log_qz
 
     def encode(self, x, y=None):
         return self._encode(x, y)[0]

@@ -29,6 +29,9 @@ class TrainConfig:
     sampler_components: int = DEFAULT_COMPONENTS  # latent Gaussian mixture fitted at the end
     quality_every: int = 0  # score samples every K epochs (0: never; genmnist.quality)
     quality_n: int = 2000  # samples scored each time
+    # Dynamic binarisation (Burda et al. 2016): every batch's pixels drawn as Bernoulli of their
+    # grey level, and the test set scored on one fixed, seeded binarisation (data.binarize).
+    binarize: bool = False
 
 
 class Reporter:

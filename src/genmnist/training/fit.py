@@ -115,7 +115,8 @@ def plan(tcfg: TrainConfig, state: TrainingState, train: Split, dist: Distribute
     # (~1-2 ms on gloo): then the ranks agree on losses and Ctrl-C every SHOW_EVERY batches.
     return Loop(dist.wrap(model), model, state.optimizers, to_device(train.images, device),
                 to_device(train.labels, device), starts, bs, dist, state.scalers,
-                tcfg.precision, check_every_batch=device.type == "cpu" and not dist.enabled)
+                tcfg.precision, check_every_batch=device.type == "cpu" and not dist.enabled,
+                binarize=tcfg.binarize)
 
 
 def run_config(tcfg: TrainConfig, model) -> dict[str, Any]:
@@ -137,6 +138,8 @@ def start(tcfg: TrainConfig, state: TrainingState, loop: Loop, folder: RunFolder
     """The test images on the device, and the run folder prepared (rank 0): config.json, and
     metrics.jsonl rewritten from the checkpoint's history when resuming."""
     test = test.head(tcfg.eval_size)
+    if tcfg.binarize:  # held-out terms on the binarised test set that likelihoods are reported on
+        test = test.binarized()
     device, progress = state.device, state.progress
     config = run_config(tcfg, state.model)
     loop.dist.on_main(lambda: folder.prepare(config, progress.history if resumed else None))

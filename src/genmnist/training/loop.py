@@ -82,10 +82,13 @@ class Loop:
     scalers: dict[str, torch.amp.GradScaler] | None = None  # fp16: one per player
     precision: str = "fp32"
     check_every_batch: bool = False  # read the loss (NaN guard, Ctrl-C) after every batch
+    binarize: bool = False  # draw each batch's pixels as Bernoulli of their grey level
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.images[idx]
         x = x.float().div_(255) if x.dtype == torch.uint8 else x
+        if self.binarize:  # from the global RNG, which checkpoints save: resume stays exact
+            x = torch.bernoulli(x)
         use_y = self.labels is not None and self.trainee.conditional
         return x, self.labels[idx] if use_y else None
 
