@@ -43,6 +43,11 @@ from genmnist.training import Reporter, TrainConfig, fit
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
 
 
+class LrSchedule(str, Enum):
+    constant = "constant"
+    cosine = "cosine"
+
+
 def new_run_dir(out: Path, name: str | None, model: str) -> Path:
     """Reserve a new run folder by creating it (`mkdir` is atomic), so that two runs started
     in the same second never share one: a default name that is taken gets a -2, -3, ...
@@ -93,7 +98,7 @@ def load_splits(tcfg: TrainConfig, info: DistInfo):
 
 
 RUN_OPTIONS = ("--batch-size", "--lr", "--latent-dim", "--beta", "--seed", "--subset", "--name",
-               "--out", "--set", "--binarize")
+               "--out", "--set", "--binarize", "--lr-schedule")
 
 
 @app.command()
@@ -111,6 +116,11 @@ def train(
     lr: float = typer.Option(None, "--lr", show_default=False,
                              help="Learning rate for every player [default: each model's paper "
                                   "value, 1e-3 for VAEs]."),
+    lr_schedule: LrSchedule = typer.Option(None, "--lr-schedule", show_default=False,
+                                           help="constant, or cosine: the rate falls from --lr "
+                                                "towards 0 over the run, set per epoch "
+                                                "[default: the model's recipe, constant for "
+                                                "most]."),
     latent_dim: int = typer.Option(None, "--latent-dim", "-z", show_default=False,
                                    help="Size of the latent code [default: the model's, 20 for "
                                         "vae, 16 for conv models and vqvae's code vectors, 100 "
@@ -180,7 +190,8 @@ def train(
     positive("--sampler-components", components)
     if resume is not None:
         given = dict(zip(RUN_OPTIONS, (batch_size, lr, latent_dim, beta, seed, subset, name, out,
-                                       settings or None, binarize or None), strict=True))
+                                       settings or None, binarize or None, lr_schedule),
+                         strict=True))
         for flag, value in given.items():
             if value is not None:
                 raise GenmnistError(f"{flag} cannot be given with --resume: the run continues "
@@ -211,6 +222,7 @@ def train(
             given = {"seed": seed, "subset": subset, "quality_every": quality_every,
                      "quality_n": quality_n, "sampler_components": components,
                      "binarize": binarize or None,
+                     "lr_schedule": lr_schedule.value if lr_schedule else recipe.lr_schedule,
                      "data_dir": str(data_dir) if data_dir else None}
             tcfg = TrainConfig(model=model.value, epochs=epochs or recipe.epochs,
                                batch_size=batch_size or recipe.batch_size,

@@ -32,6 +32,10 @@ class TrainConfig:
     # Dynamic binarisation (Burda et al. 2016): every batch's pixels drawn as Bernoulli of their
     # grey level, and the test set scored on one fixed, seeded binarisation (data.binarize).
     binarize: bool = False
+    # "constant", or "cosine": each epoch's learning rate lr * (1 + cos(pi * (epoch-1) / epochs))
+    # / 2 (Loshchilov & Hutter, "SGDR", ICLR 2017, one cycle without restarts), set per epoch
+    # from its number, so resuming needs no scheduler state.
+    lr_schedule: str = "constant"
 
 
 class Reporter:

@@ -13,6 +13,7 @@ checkpoint as it was.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
         for number in range(progress.epoch + 1, tcfg.epochs + 1):
             run.reporter.start_epoch(number, tcfg.epochs, len(loop.starts))
             epoch, meter = open_epoch(state, loop, number)
+            set_learning_rates(state, tcfg, number)
             check = functools.partial(check_finite_terms, checkpoint=folder.checkpoint,
                                       kept=progress.epoch)
             progress.step, stopped = run_epoch(loop, epoch, progress.step, meter, run.reporter,
@@ -159,6 +161,17 @@ def open_epoch(state: TrainingState, loop: Loop, number: int) -> tuple[Epoch, Lo
     meter.load_state_dict(partial)
     return Epoch(number, partial["perm"].to(device), int(partial["batch"]),
                  float(partial["seconds"])), meter
+
+
+def set_learning_rates(state: TrainingState, tcfg: TrainConfig, number: int) -> None:
+    """Each player's rate for epoch `number` under `tcfg.lr_schedule`."""
+    if tcfg.lr_schedule == "constant":
+        return
+    factor = 0.5 * (1 + math.cos(math.pi * (number - 1) / tcfg.epochs))
+    for player, opt in state.optimizers.items():
+        base = state.model.optimizer_spec(player).lr if tcfg.lr is None else tcfg.lr
+        for group in opt.param_groups:
+            group["lr"] = base * factor
 
 
 def save_snapshot(run: Run, epoch: Epoch, batch: int, meter: LossMeter) -> None:
