@@ -7,6 +7,7 @@ import. Nothing has been written yet then, so it simply ends the process with th
 
 import os
 import signal
+import sys
 
 
 def _stop_while_importing(signum, frame) -> None:
@@ -25,5 +26,23 @@ def main() -> None:
     cli_main()
 
 
+def _exit_plainly_when_interrupted() -> None:
+    """`python -m genmnist` (and torchrun's `-m genmnist`): an interrupted command exits with
+    status 130 itself. Left to runpy, CPython ends the process by SIGINT instead (status -2 to a
+    parent process) whenever a KeyboardInterrupt once passed through C code that ran Python
+    (PyRun_String), even though genmnist handled it and printed its line."""
+    try:
+        main()
+    except SystemExit as e:
+        if e.code != 130:
+            raise
+        import atexit
+
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+
 if __name__ == "__main__":
-    main()
+    _exit_plainly_when_interrupted()

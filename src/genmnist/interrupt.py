@@ -13,11 +13,37 @@ ends.
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+# The signal whose KeyboardInterrupt `terminate_as_interrupt` raised and nobody has handled yet.
+# Python raises it wherever the main thread is, and there it can be lost: inside a finaliser or
+# an import lock's weakref callback it is only printed ("Exception ignored in ...") and the
+# command would go on as if never stopped (seen: a SIGTERM while MNIST loaded, then a whole
+# epoch trained and exit 0). The next `InterruptGuard` re-raises it (`raise_if_pending`).
+_pending: list[int] = []
+
+
+def _interrupt(signum, frame) -> None:
+    _pending.append(signum)
+    raise KeyboardInterrupt
+
+
+def raise_if_pending() -> None:
+    """Raise the KeyboardInterrupt of a signal that was swallowed before it could stop us."""
+    if _pending:
+        _pending.clear()
+        raise KeyboardInterrupt
+
+
+def clear_pending() -> None:
+    """The interrupt was handled (the command is ending with its line)."""
+    _pending.clear()
 
 
 class InterruptGuard:
@@ -34,6 +60,7 @@ class InterruptGuard:
         self.requested, self.signum = True, signum
 
     def __enter__(self) -> InterruptGuard:
+        raise_if_pending()
         # Python only runs signal handlers in the main thread, and only it may install them;
         # elsewhere (a trainer driven from a worker thread) Ctrl-C keeps its usual meaning.
         # A process started with SIGINT ignored (`nohup`, a background job) keeps ignoring it.
@@ -52,17 +79,28 @@ class InterruptGuard:
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM stops a command as Ctrl-C does (a KeyboardInterrupt: clean-up
-    runs, one line is printed) instead of killing it mid-write. Only where SIGTERM still has its
-    default action, and only in the main thread (where Python runs handlers)."""
-    previous = None
-    if threading.current_thread() is threading.main_thread() \
-            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    runs, one line is printed) instead of killing it mid-write, and both are remembered until
+    handled (see `_pending`). Only where SIGTERM still has its default action and SIGINT
+    Python's, and only in the main thread (where Python runs handlers)."""
+    previous, hook = {}, sys.unraisablehook
+    if threading.current_thread() is threading.main_thread():
+        sys.unraisablehook = functools.partial(_quiet_about_interrupts, hook)
+        for sig, default in ((signal.SIGTERM, signal.SIG_DFL),
+                             (signal.SIGINT, signal.default_int_handler)):
+            if signal.getsignal(sig) is default:
+                previous[sig] = signal.signal(sig, _interrupt)
     try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sys.unraisablehook = hook
+
+
+def _quiet_about_interrupts(hook, unraisable) -> None:
+    """An interrupt swallowed in a finaliser is remembered (`_pending`), not printed."""
+    if not (issubclass(unraisable.exc_type, KeyboardInterrupt) and _pending):
+        hook(unraisable)
 
 
 class TrainingInterrupted(KeyboardInterrupt):

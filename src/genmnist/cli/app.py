@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 from genmnist import __version__
 from genmnist.cli.wording import explain
 from genmnist.errors import GenmnistError, QuietError
-from genmnist.interrupt import terminate_as_interrupt
+from genmnist.interrupt import clear_pending, terminate_as_interrupt
 
 
 class _Interrupted(Exception):
@@ -51,6 +51,7 @@ class OneLineErrors(TyperGroup):
         except typer.Abort:
             _fail("aborted", 130)
         except (KeyboardInterrupt, _Interrupted):
+            clear_pending()
             _fail("interrupted", 130)
         except MemoryError:
             _fail("out of memory; use smaller sizes (--n, --batch-size, --latent-dim)", 1)
