@@ -74,7 +74,7 @@ def test_benchmark_cli_writes_the_report(in_tmp, monkeypatch):
         assert row["n"] == "500" and all(finite(row[m]) for m in METRICS), row
     for row in rows[2:]:
         assert int(row["params"]) > 0 and row["epochs"] == "1" and row["train_images"] == "256"
-        for key in ("train_seconds", "sample_seconds", "train_loss", "test_loss"):
+        for key in ("train_seconds", "sample_seconds", "train_loss", "test_loss", "nll"):
             assert finite(row[key]) and float(row[key]) > 0, (key, row)
     real, noise = float(rows[0]["fid"]), float(rows[1]["fid"])
     assert real < min(float(r["fid"]) for r in rows[1:])  # real data is the floor

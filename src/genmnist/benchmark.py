@@ -218,6 +218,21 @@ def _score(name: str, images: torch.Tensor, cfg: BenchmarkConfig, scorer: Scorer
     return {**scores, "score_seconds": round(time.perf_counter() - t0, 3)}
 
 
+NLL_K, NLL_N = 100, 1000  # importance samples and test images of the benchmark's NLL column
+
+
+def _likelihood(model, test: Split, dev: torch.device, n: int = NLL_N) -> dict[str, Any]:
+    """The models with a likelihood: the IWAE estimate (k=100) on the first `n` test images,
+    in nats, on the pixels the model trained on (grey here: a cross-entropy, see report)."""
+    if not model.has_likelihood:
+        return {}
+    from genmnist.metrics.likelihood import estimate_nll
+
+    head = test.head(n)
+    r = estimate_nll(model, head.images.to(dev), head.labels.to(dev), NLL_K, binarized=False)
+    return {"nll": round(r.nll, 3), "nll_k": NLL_K, "nll_n": r.n}
+
+
 def run_name(model: str, seed_index: int, seed: int) -> str:
     """A run folder per training: MODEL for the first seed, MODEL-seedS for the others."""
     return model if seed_index == 0 else f"{model}-seed{seed}"
@@ -270,6 +285,7 @@ def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scor
             acc = score_conditional(images, torch.arange(cfg.n) % 10)
             scored[kind].update(cond_accuracy=acc["accuracy"], cond_per_digit=acc["per_digit"])
     row = {"model": name, "kind": "model", "run": run, "seed": seed,
+           **_likelihood(model, test, dev, min(NLL_N, cfg.eval_size)),
            "params": sum(p.numel() for p in model.parameters()),
            "epochs": epochs, "batch_size": recipe.batch_size, "lr": recipe.lr,
            "model_config": asdict(model.config),

@@ -22,9 +22,11 @@ from genmnist.benchmark import METRICS, NOISE, REAL
 
 COLUMNS = ("model", "kind", "run", "seed", "sampler", "params", "epochs", "batch_size", "lr",
            "train_images", "train_seconds", "sample_seconds", "score_seconds", "n", "features",
-           *METRICS, "fid_prior", "cond_accuracy", "train_loss", "test_loss", "device", "threads")
+           *METRICS, "fid_prior", "cond_accuracy", "nll", "train_loss", "test_loss", "device",
+           "threads")
 # Averaged over the seeds of a model by `aggregate`.
-MEANS = (*METRICS, "fid_prior", "cond_accuracy", "train_seconds", "sample_seconds", "test_loss")
+MEANS = (*METRICS, "fid_prior", "cond_accuracy", "nll", "train_seconds", "sample_seconds",
+         "test_loss")
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +89,8 @@ def _by_fid(rows):
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = ["model", "sampler", "FID ↓", "FID, prior ↓", "KID x 1000 ↓", "precision ↑",
-            "recall ↑", "IS ↑", "digit coverage ↑", "cond. accuracy ↑", "epochs", "params",
+            "recall ↑", "IS ↑", "digit coverage ↑", "cond. accuracy ↑", "NLL, grey ↓", "epochs",
+            "params",
             "train s", "sample s", "test loss"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in _by_fid(aggregate(rows)):
@@ -99,7 +102,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         cells = [name, r.get("sampler") or "–", _pm(r, "fid"), prior, kid,
                  _num(r.get("precision")),
                  _num(r.get("recall")), _num(r.get("inception_score")),
-                 _num(r.get("digit_entropy")), _pm(r, "cond_accuracy", 3),
+                 _num(r.get("digit_entropy")), _pm(r, "cond_accuracy", 3), _pm(r, "nll"),
                  _num(r.get("epochs")), _num(r.get("params")),
                  _num(r.get("train_seconds")), _num(r.get("sample_seconds")),
                  _num(r.get("test_loss"), 4)]
@@ -167,7 +170,11 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
         "The sampler column says where the codes came from: gmm is the Gaussian mixture fitted "
         "to the training codes after training (genmnist.samplers), prior the model's own; "
         "models that have both are scored with both. Conditional accuracy (conditional models "
-        "only) is the share of samples drawn for digit d that the MNIST classifier calls d.", "",
+        "only) is the share of samples drawn for digit d that the MNIST classifier calls d. "
+        "NLL, grey (VAEs only) is the importance-weighted estimate of -log p(x) with k=100 "
+        "draws on the first 1000 test images, in nats: these models train on grey levels, so "
+        "it is a Bernoulli cross-entropy, comparable between them but not with papers' "
+        "binarised-MNIST likelihoods (`genmnist nll`, docs/likelihood.md).", "",
         "![quality against compute](quality_vs_compute.png)", "",
         "![training loss](loss_curves.png)", "",
     ]
