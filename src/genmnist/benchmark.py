@@ -38,7 +38,7 @@ from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads
 from genmnist.samplers import LatentSampler, resolve_sampler
 from genmnist.sampling import sample_batches
-from genmnist.training import Reporter, TrainConfig, fit
+from genmnist.training import Reporter, RunSettings, TrainConfig, fit
 
 # A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space, a device and the
 # MNIST folder to named scores against the MNIST test set (at least the `METRICS`).
@@ -231,23 +231,23 @@ def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scor
     Every sampler the model has is scored (its prior, and the latent density fitted after
     training); the row's own metrics are those of the default sampler (the fitted density
     where there is one), the others sit under "samplers"."""
-    cls = get_model_class(name)
     seed = cfg.seed + seed_index
     run = run_name(name, seed_index, seed)
     run_dir = cfg.out / "runs" / run
     if run_dir.exists():  # an interrupted earlier attempt: its metrics.jsonl would mix in
         reporter.message(f"{run}: restarting, its earlier run did not finish")
         shutil.rmtree(run_dir)
-    threads = choose_threads(cfg.threads, cls.cpu_threads)
     recipe = recipe_for(name)
+    threads = choose_threads(cfg.threads, recipe.cpu_threads)
     epochs = cfg.epochs or recipe.epochs
     tcfg = TrainConfig(model=name, epochs=epochs, batch_size=recipe.batch_size, lr=recipe.lr,
-                       seed=seed, device=str(dev), subset=cfg.subset,
-                       eval_size=cfg.eval_size, threads=threads, data_dir=cfg.data_dir,
+                       seed=seed, eval_size=cfg.eval_size,
                        quality_every=max(1, round(epochs / cfg.quality_points))
                        if cfg.quality_points else 0, quality_n=cfg.quality_n)
+    settings = RunSettings(subset=cfg.subset, data_dir=cfg.data_dir, threads=threads)
     t0 = time.perf_counter()
-    result = fit(tcfg, make_config(name, recipe.model), train, test, run_dir, dev, reporter)
+    result = fit(tcfg, make_config(name, recipe.model), train, test, run_dir, dev, reporter,
+                 settings=settings)
     train_seconds = time.perf_counter() - t0
     if result.note:
         reporter.message(f"{run}: {result.note}")

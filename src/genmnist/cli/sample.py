@@ -23,6 +23,7 @@ from genmnist.cli.common import (
     positive,
     threads_option,
 )
+from genmnist.cli.wording import explain, sampling_note
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
@@ -140,8 +141,8 @@ def generate(
     model, _, _, path = open_model(checkpoint, device, threads)
     chosen = resolve_sampler(model, sampler.value)
     check_digit(model, digit)  # every check before output_folder, which may delete old images
-    if model.sampling_note:
-        console.print(f"note: {model.sampling_note}")
+    if note := sampling_note(model):
+        console.print(f"note: {note}")
     console.print(f"sampler: {describe(model, chosen)}")
     judge = ConditionalTally(digit) if model.conditional else None
     plan = {"n": n, "seed": seed, "digit": digit, "checkpoint": str(path),
@@ -164,7 +165,7 @@ def generate(
         except KeyboardInterrupt:
             _stopped("interrupted", folder, redo, 130)
         except GenmnistError as e:
-            _stopped(f"error: {e}", folder, redo, 1)
+            _stopped(f"error: {explain(e)}", folder, redo, 1)
     if grid is not None:
         save_grid(next(sample_batches(model, 100, seed, digit, 100, chosen)), grid, nrow=10)
     what = f" of digit {digit}" if digit is not None else ""

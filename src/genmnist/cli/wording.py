@@ -50,3 +50,12 @@ def explain(e: GenmnistError) -> str:
     if isinstance(e, TooFewGPUs):
         return f"{e}; lower --nproc_per_node"
     return str(e)
+
+
+def sampling_note(model) -> str | None:
+    """What `generate` and `fid` say before sampling a model that has no prior of its own."""
+    if model.has_prior:
+        return None
+    how = "per digit" if model.conditional else "(without labels)"
+    return (f"{model.name} has no prior: its codes are drawn from a Gaussian mixture fitted "
+            f"{how} to the training-set codes after training")
