@@ -36,8 +36,8 @@ from genmnist.images import save_grid
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads
-from genmnist.samplers import LatentSampler, resolve_sampler
-from genmnist.sampling import sample_batches
+from genmnist.samplers import resolve_sampler
+from genmnist.sampling import draw_samples
 from genmnist.training import Reporter, RunSettings, TrainConfig, fit
 
 # A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space, a device and the
@@ -187,18 +187,6 @@ def prepare_out(cfg: BenchmarkConfig, discard: bool) -> None:
     for sub in ("runs", "baselines", "grids"):
         (cfg.out / sub).mkdir(parents=True, exist_ok=True)
     write_json_atomically(cfg.out / SETTINGS_FILE, cfg.settings())
-
-
-def draw_samples(model, n: int, seed: int, batch_size: int = 1000,
-                 on_batch: Callable[[int], None] | None = None,
-                 sampler: LatentSampler | None = None) -> torch.Tensor:
-    """`n` samples (n, 1, 28, 28) on the CPU; conditional models draw every digit in turn."""
-    parts = []
-    for images in sample_batches(model, n, seed, None, batch_size, sampler):
-        parts.append(images.float().cpu())
-        if on_batch:
-            on_batch(len(images))
-    return torch.cat(parts)
 
 
 def _final_losses(history: list[dict[str, Any]]) -> dict[str, Any]:

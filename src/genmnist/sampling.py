@@ -129,6 +129,32 @@ def reconstruct(model: GenerativeModel, x: torch.Tensor,
     return r, errors
 
 
+def reconstruction_error(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None = None,
+                         batch_size: int = 1000) -> dict[str, float]:
+    """The mean reconstruction errors over all of `x`, in batches: MSE per pixel and binary
+    cross-entropy in nats per image (as `reconstruct` gives them for one batch)."""
+    totals = {"mse": 0.0, "bce": 0.0}
+    for i in range(0, len(x), batch_size):
+        part = x[i:i + batch_size]
+        _, err = reconstruct(model, part, None if y is None else y[i:i + batch_size])
+        for k in totals:
+            totals[k] += err[k] * len(part)
+    return {k: v / len(x) for k, v in totals.items()}
+
+
+def draw_samples(model: GenerativeModel, n: int, seed: int, batch_size: int = 1000,
+                 on_batch: Callable[[int], None] | None = None,
+                 sampler: LatentSampler | None = None) -> torch.Tensor:
+    """`n` samples (n, 1, 28, 28) as floats on the CPU, in `sample_batches`' order
+    (conditional models draw every digit in turn)."""
+    parts = []
+    for images in sample_batches(model, n, seed, None, batch_size, sampler):
+        parts.append(images.float().cpu())
+        if on_batch:
+            on_batch(len(images))
+    return torch.cat(parts)
+
+
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation between flat codes a and b at fractions t (T,) -> (T, D)."""
     an, bn = a / a.norm(), b / b.norm()

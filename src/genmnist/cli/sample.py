@@ -38,6 +38,7 @@ from genmnist.sampling import (
     interpolate,
     interpolate_random,
     reconstruct,
+    reconstruction_error,
     require_encoder,
     sample_batches,
 )
@@ -214,11 +215,7 @@ def reconstruct_cmd(
     x, y = _test_images(data_dir, dev)
     if not 0 <= start < len(x):
         raise GenmnistError(f"--start must be between 0 and {len(x) - 1}, got {start}")
-    totals = {"mse": 0.0, "bce": 0.0}
-    for i in range(0, len(x), 1000):
-        _, err = reconstruct(model, x[i:i + 1000], y[i:i + 1000])
-        for k in totals:
-            totals[k] += err[k] * len(x[i:i + 1000])
+    error = reconstruction_error(model, x, y)
     shown = x[start:start + n]
     recon, _ = reconstruct(model, shown, y[start:start + n])
     cols = min(len(shown), 8)
@@ -227,8 +224,7 @@ def reconstruct_cmd(
     pad = [torch.cat([r, torch.ones(cols - len(r), 1, 28, 28, device=r.device)]) for r in rows]
     save_grid(torch.cat(pad), out, nrow=cols)
     console.print(f"mean reconstruction error on {len(x)} test images: "
-                  f"MSE {totals['mse'] / len(x):.5f} per pixel, "
-                  f"BCE {totals['bce'] / len(x):.2f} nats per image")
+                  f"MSE {error['mse']:.5f} per pixel, BCE {error['bce']:.2f} nats per image")
     console.print(f"picture: {out} (rows of test images over their reconstructions)")
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from genmnist.benchmark import draw_samples
 from genmnist.checkpoint import CHECKPOINT_NAME, load_model
 from genmnist.metrics.features import FeatureSpace
 from genmnist.metrics.reference import Stats, stats_of_images
 from genmnist.models.base import GenerativeModel
 from genmnist.samplers import resolve_sampler
+from genmnist.sampling import draw_samples
 
 
 def is_checkpoint(src: str | Path) -> bool:
