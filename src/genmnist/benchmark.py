@@ -30,7 +30,7 @@ import torch
 from genmnist import __version__
 from genmnist.checkpoint import load_model
 from genmnist.data import Split, load_mnist
-from genmnist.errors import GenmnistError
+from genmnist.errors import NotABenchmarkFolder, OptionError
 from genmnist.fileio import write_json_atomically
 from genmnist.images import save_grid
 from genmnist.models import MODELS, get_model_class, make_config
@@ -120,7 +120,8 @@ def check_scoring(features: str) -> None:
     from genmnist.metrics.features import SPACES
 
     if features not in SPACES:
-        raise GenmnistError(f"unknown --features {features!r}; use one of: {', '.join(SPACES)}")
+        raise OptionError("unknown {features} {value!r}; use one of: {choices}", ("features",),
+                          value=features, choices=", ".join(SPACES))
 
 
 def parse_models(values: list[str] | None) -> list[str]:
@@ -160,7 +161,7 @@ def check_out(cfg: BenchmarkConfig, force: bool) -> bool:
     Returns whether the results already in OUT must be discarded first."""
     out = cfg.out
     if out.exists() and not out.is_dir():
-        raise GenmnistError(f"--out {out} is an existing file, not a folder")
+        raise OptionError("{out} {path} is an existing file, not a folder", ("out",), path=out)
     settings_path = out / SETTINGS_FILE
     if settings_path.is_file():
         try:
@@ -169,13 +170,12 @@ def check_out(cfg: BenchmarkConfig, force: bool) -> bool:
             old = {}
         diff = [f"{k} {old.get(k)} -> {v}" for k, v in cfg.settings().items() if old.get(k) != v]
         if diff and not force:
-            raise GenmnistError(f"{out} holds a benchmark with other settings "
-                                f"({', '.join(diff)}); use another --out, or --force to "
-                                "discard its results")
+            raise OptionError("{path} holds a benchmark with other settings ({diff}); use "
+                              "another {out}, or {force} to discard its results",
+                              ("out", "force"), path=out, diff=", ".join(diff))
         return bool(diff)
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise GenmnistError(f"{out} exists and is not a genmnist benchmark folder; use another "
-                            "--out, or --force to write into it")
+        raise NotABenchmarkFolder(out)
     return False
 
 
@@ -303,7 +303,7 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
     """
     reporter = reporter or BenchmarkReporter()
     if cfg.n < 1 or (cfg.epochs is not None and cfg.epochs < 1) or cfg.seeds < 1:
-        raise GenmnistError("--n, --epochs and --seeds must be at least 1")
+        raise OptionError("{n}, {epochs} and {seeds} must be at least 1", ("n", "epochs", "seeds"))
     discard = check_out(cfg, force)
     if scorer is None:
         check_scoring(cfg.features)
@@ -311,8 +311,8 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
     dev = torch.device(cfg.device)
     train_full = load_mnist("train", cfg.data_dir)
     if cfg.n > len(train_full):
-        raise GenmnistError(f"--n must be at most {len(train_full)}: the real-data baseline "
-                            "scores N distinct training images")
+        raise OptionError("{n} must be at most {most}: the real-data baseline scores N "
+                          "distinct training images", ("n",), most=len(train_full))
     test = load_mnist("test", cfg.data_dir)
     prepare_out(cfg, discard)
     train = train_full.head(cfg.subset)
@@ -335,18 +335,3 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
             reporter.end_item(row, skipped=True)
         rows.append(row)
     return rows
-
-
-def command_line(cfg: BenchmarkConfig) -> str:
-    """The `genmnist benchmark` command that reproduces these numbers."""
-    parts = ["genmnist benchmark"]
-    if cfg.models != list(MODELS):
-        parts.append(f"--models {','.join(cfg.models)}")
-    parts += [f"--epochs {cfg.epochs}"] if cfg.epochs else []
-    parts += [f"--seeds {cfg.seeds}"] if cfg.seeds > 1 else []
-    parts += [f"--n {cfg.n}", f"--features {cfg.features}",
-              f"--seed {cfg.seed}"]
-    if cfg.subset:
-        parts.append(f"--subset {cfg.subset}")
-    parts.append(f"--out {cfg.out}")
-    return " ".join(parts)
