@@ -18,7 +18,8 @@ choose_wait_policy()  # first, as the CLI does: OpenMP's wait policy before torc
 import torch
 
 from genmnist.data import load_mnist
-from genmnist.models import MODELS, get_model_class, make_config
+from genmnist.models import MODELS, make_config
+from genmnist.recipes import recipe_for
 from genmnist.training import TrainConfig, fit
 
 
@@ -31,9 +32,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     train, test = load_mnist("train").head(args.images), load_mnist("test")
     for name in args.models.split(","):
-        cls = get_model_class(name)
-        tcfg = TrainConfig(model=name, epochs=1, batch_size=cls.default_batch_size,
-                           device="cpu", eval_size=200)
+        tcfg = TrainConfig(model=name, epochs=1, batch_size=recipe_for(name).batch_size,
+                           eval_size=200)
         with tempfile.TemporaryDirectory() as tmp:
             rec = fit(tcfg, make_config(name), train, test, Path(tmp) / "run",
                       torch.device("cpu")).history[-1]

@@ -22,7 +22,7 @@ import torch
 from genmnist.data import load_mnist
 from genmnist.models import make_config
 from genmnist.recipes import recipe_for
-from genmnist.training import TrainConfig, fit
+from genmnist.training import RunSettings, TrainConfig, fit
 
 
 def main() -> None:
@@ -43,10 +43,10 @@ def main() -> None:
         d, g = (int(v) for v in widths.split("x"))
         cfg = make_config(args.model, {**recipe.model, "channels": d, "gen_channels": g})
         tcfg = TrainConfig(model=args.model, epochs=int(epochs), batch_size=recipe.batch_size,
-                           lr=recipe.lr, device="cpu", threads=2, quality_every=1,
-                           quality_n=args.n, data_dir=args.data_dir)
+                           lr=recipe.lr, quality_every=1, quality_n=args.n)
         with tempfile.TemporaryDirectory() as tmp:
-            result = fit(tcfg, cfg, train, test, Path(tmp) / "run", torch.device("cpu"))
+            result = fit(tcfg, cfg, train, test, Path(tmp) / "run", torch.device("cpu"),
+                         settings=RunSettings(data_dir=args.data_dir, threads=2))
         seconds = 0.0
         for h in result.history:
             seconds += h["seconds"]

@@ -28,20 +28,21 @@ import torch
 from genmnist.checkpoint import load_model
 from genmnist.data import load_mnist
 from genmnist.images import prepare_output_folder, write_pngs
-from genmnist.models import get_model_class, make_config
+from genmnist.models import make_config
+from genmnist.recipes import recipe_for
 from genmnist.sampling import generate_to_folder
-from genmnist.training import TrainConfig, fit
+from genmnist.training import RunSettings, TrainConfig, fit
 
 MODELS = ["vae", "dcgan", "wgan", "wgan-gp", "vaegan", "vqvae"]
 
 
 def train_and_sample(name: str, epochs: int, subset: int, n: int, out: Path, seed: int,
                      train, test) -> dict:
-    cls = get_model_class(name)
-    tcfg = TrainConfig(model=name, epochs=epochs, batch_size=cls.default_batch_size, seed=seed,
-                       device="cpu", subset=subset, eval_size=1000)
+    tcfg = TrainConfig(model=name, epochs=epochs, batch_size=recipe_for(name).batch_size,
+                       seed=seed, eval_size=1000)
     t0 = time.perf_counter()
-    result = fit(tcfg, make_config(name), train, test, out / "runs" / name, torch.device("cpu"))
+    result = fit(tcfg, make_config(name), train, test, out / "runs" / name, torch.device("cpu"),
+                 settings=RunSettings(subset=subset))
     seconds = time.perf_counter() - t0
     model, _ = load_model(result.checkpoint)
     folders = {name: prepare_output_folder(out / "samples" / name, force=True)}

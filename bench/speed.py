@@ -5,7 +5,7 @@
 
 Prints one table per section (markdown, ready for docs/performance.md):
   1. training images/s of every registered model with 1 and 2 intra-op threads (justifies each
-     model's `cpu_threads` default), and one real epoch of `vae` and `cvae` through `fit`;
+     model's recipe's `cpu_threads`), and one real epoch of `vae` and `cvae` through `fit`;
   2. `vae` against the reference loop users write today (pytorch/examples: DataLoader over
      torchvision MNIST with ToTensor, default threads, batch 128), and against the rate the
      hardware allows for its operations (its GEMMs timed alone at the same shapes);
@@ -45,7 +45,8 @@ from torch import nn
 
 from genmnist.data import load_mnist
 from genmnist.models import MODELS, build_model, make_config
-from genmnist.training import TrainConfig, fit, make_optimizer
+from genmnist.recipes import recipe_for
+from genmnist.training import RunSettings, TrainConfig, fit, make_optimizer
 
 
 def machine() -> str:
@@ -75,7 +76,7 @@ def steps_per_sec(name: str, images: torch.Tensor, labels: torch.Tensor, threads
     model = build_model(name).train()
     opts = {p: make_optimizer(model.player_parameters(p), model.optimizer_spec(p), None)
             for p in model.players}
-    bs = model.default_batch_size
+    bs = recipe_for(name).batch_size
     perm = torch.randperm(len(images))
 
     def step(i):
@@ -98,9 +99,9 @@ def steps_per_sec(name: str, images: torch.Tensor, labels: torch.Tensor, threads
 def real_epoch(name: str, train, test, threads: int) -> dict:
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as d:
-        tcfg = TrainConfig(model=name, epochs=1, batch_size=MODELS[name].default_batch_size,
-                           device="cpu", threads=threads)
-        rec = fit(tcfg, make_config(name), train, test, Path(d) / "run", torch.device("cpu"))
+        tcfg = TrainConfig(model=name, epochs=1, batch_size=recipe_for(name).batch_size)
+        rec = fit(tcfg, make_config(name), train, test, Path(d) / "run", torch.device("cpu"),
+                  settings=RunSettings(threads=threads))
     return rec.history[0]
 
 
@@ -241,14 +242,14 @@ def main() -> None:
             r1 = max(r1, steps_per_sec(name, train.images, train.labels, 1, batches))
             r2 = max(r2, steps_per_sec(name, train.images, train.labels, 2, batches))
         rows.append([name, f"{r1:.0f}", f"{r2:.0f}", f"{r2 / r1:.2f}",
-                     MODELS[name].cpu_threads])
+                     recipe_for(name).cpu_threads])
     print(table(["model", "1 thread", "2 threads", "2 vs 1", "cpu_threads default"], rows))
 
     print("\n## 2. vae against the reference loop and the hardware\n")
     ref, ref_threads = reference_in_subprocess(batches * 5)
     sub = train.head(12800) if args.quick else train
-    epochs = {n: real_epoch(n, sub, test, MODELS[n].cpu_threads) for n in ("vae", "cvae")}
-    vae_ips, vt = epochs["vae"]["images_per_sec"], MODELS["vae"].cpu_threads
+    epochs = {n: real_epoch(n, sub, test, recipe_for(n).cpu_threads) for n in ("vae", "cvae")}
+    vae_ips, vt = epochs["vae"]["images_per_sec"], recipe_for("vae").cpu_threads
     hw_ips, hw_gflops = vae_hardware_rate(vt)
     fpi = vae_flops_per_image()
     print(table(["what", "images/s", "epoch of 60000 (s)", "note"], [
@@ -260,7 +261,7 @@ def main() -> None:
          f"{60000 / hw_ips:.1f}", f"{fpi / 1e6:.2f} MFLOP/image at {hw_gflops:.1f} GFLOP/s; "
          f"vae runs at {vae_ips / hw_ips:.0%} of it; the bound is {hw_ips / ref:.1f}x the "
          "reference"],
-        [f"genmnist cvae ({MODELS['cvae'].cpu_threads} threads)",
+        [f"genmnist cvae ({recipe_for('cvae').cpu_threads} threads)",
          f"{epochs['cvae']['images_per_sec']:.0f}",
          f"{60000 / epochs['cvae']['images_per_sec']:.1f}", "one full epoch via fit"],
     ]))

@@ -89,7 +89,7 @@ def _two_ranks(rank: int, world: int, store: str, root: str, train, test) -> Non
     MODELS["duo"] = Duo  # this process's own registry
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     info, root_ = DistInfo(rank, world, rank, world), Path(root)
-    tcfg = TrainConfig(model="duo", epochs=1, batch_size=16, seed=3, device="cpu", eval_size=64)
+    tcfg = TrainConfig(model="duo", epochs=1, batch_size=16, seed=3, eval_size=64)
 
     def run(name, reporter=None, resume=None):
         cfg, ckpt = tcfg, None
@@ -153,7 +153,7 @@ def test_bf16_autocast_trains_on_cpu_and_is_recorded(tmp_path, data_dir):
     from genmnist.data import load_mnist
 
     train, test = load_mnist("train", data_dir).head(128), load_mnist("test", data_dir).head(32)
-    tcfg = TrainConfig(model="vae", epochs=1, batch_size=32, device="cpu", eval_size=32,
+    tcfg = TrainConfig(model="vae", epochs=1, batch_size=32, eval_size=32,
                        precision="bf16")
     result = fit(tcfg, {"hidden": 32}, train, test, tmp_path / "run", CPU)
     terms = result.history[-1]["train"]

@@ -24,7 +24,7 @@ def runs(tmp_path_factory, data_dir):
     train, test = load_mnist("train", data_dir).head(512), load_mnist("test", data_dir).head(64)
     for name, model, dim in (("vae2", "vae", 2), ("vae1", "vae", 1), ("cvae16", "cvae", 16),
                              ("cond2", "cond-vae", 2)):
-        tcfg = TrainConfig(model=model, epochs=1, batch_size=64, device="cpu", eval_size=64)
+        tcfg = TrainConfig(model=model, epochs=1, batch_size=64, eval_size=64)
         fit(tcfg, make_config(model, {"latent_dim": dim}), train, test, root / name,
             torch.device("cpu"))
     return root

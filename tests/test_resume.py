@@ -15,13 +15,13 @@ import pytest
 import torch
 from torch import nn
 
-from genmnist.checkpoint import load_checkpoint
+from genmnist.checkpoint import load_checkpoint, save_checkpoint
 from genmnist.errors import GenmnistError
 from genmnist.interrupt import TrainingInterrupted
 from genmnist.models import MODELS, GenerativeModel, make_config
 from genmnist.models.vae import VAE
 from genmnist.resume import plan_resume
-from genmnist.training import Reporter, TrainConfig, fit
+from genmnist.training import Reporter, RunSettings, TrainConfig, fit
 
 CPU = torch.device("cpu")
 
@@ -104,7 +104,7 @@ def train(name, small, run_dir, epochs=3, reporter=None, resume=None):
     if resume is not None:
         tcfg, mcfg, ckpt, run_dir = plan_resume(resume, name, epochs)
     else:
-        tcfg = TrainConfig(model=name, epochs=epochs, batch_size=32, seed=3, device="cpu",
+        tcfg = TrainConfig(model=name, epochs=epochs, batch_size=32, seed=3,
                            eval_size=128)
         mcfg, ckpt = make_config(name, {"hidden": 32} if name == "vae" else {}), None
     return fit(tcfg, mcfg, small[0], small[1], run_dir, CPU, reporter, resume=ckpt)
@@ -175,6 +175,25 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, small, duo, refe
 def test_resume_extends_a_finished_run_exactly(tmp_path, small, reference):
     ref = reference("vae")
     short = train("vae", small, tmp_path / "run", epochs=2)
+    train("vae", small, None, epochs=3, resume=short.checkpoint)
+    assert_same_training_state(short.checkpoint, ref.checkpoint)
+
+
+def test_a_checkpoint_from_before_run_settings_moved_still_resumes_exactly(tmp_path, small,
+                                                                         reference):
+    """Older checkpoints kept device, threads, subset and data_dir in "train_config" and had no
+    "run": they still resume bit for bit, and still say which images they trained on."""
+    ref = reference("vae")
+    short = train("vae", small, tmp_path / "run", epochs=2)
+    ckpt = load_checkpoint(short.checkpoint)
+    assert ckpt["run"] == {"device": "cpu", "subset": None, "data_dir": None, "threads": None}
+    old = {k: v for k, v in ckpt.items() if k != "run"}
+    old["train_config"] = {**ckpt["train_config"], "device": "cpu", "threads": 2,
+                           "subset": 1024, "data_dir": "/somewhere"}
+    save_checkpoint(old, short.checkpoint)
+    tcfg, _, loaded, _ = plan_resume(short.run_dir, "vae", 3)
+    assert not hasattr(tcfg, "device") and tcfg.epochs == 3
+    assert RunSettings.from_checkpoint(loaded) == RunSettings(1024, "/somewhere", 2)
     train("vae", small, None, epochs=3, resume=short.checkpoint)
     assert_same_training_state(short.checkpoint, ref.checkpoint)
 

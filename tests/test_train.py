@@ -19,7 +19,7 @@ def small(data_dir):
 
 
 def run(tmp_path, name, small, epochs=2, seed=0, run="r"):
-    tcfg = TrainConfig(model=name, epochs=epochs, batch_size=64, seed=seed, device="cpu",
+    tcfg = TrainConfig(model=name, epochs=epochs, batch_size=64, seed=seed,
                        eval_size=256)
     return fit(tcfg, make_config(name), small[0], small[1], tmp_path / run, torch.device("cpu"))
 

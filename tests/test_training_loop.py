@@ -109,7 +109,7 @@ def test_evaluators_add_to_the_record_and_never_change_the_run(tmp_path, data_di
     from genmnist.data import load_mnist
 
     train, test = load_mnist("train", data_dir).head(128), load_mnist("test", data_dir).head(32)
-    tcfg = TrainConfig(model="vae", epochs=2, batch_size=32, device="cpu", eval_size=32)
+    tcfg = TrainConfig(model="vae", epochs=2, batch_size=32, eval_size=32)
     seen = []
 
     def noisy(model, epoch):  # draws from the global RNG, in eval mode

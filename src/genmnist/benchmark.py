@@ -30,15 +30,15 @@ import torch
 from genmnist import __version__
 from genmnist.checkpoint import load_model
 from genmnist.data import Split, load_mnist
-from genmnist.errors import GenmnistError
+from genmnist.errors import NotABenchmarkFolder, OptionError
 from genmnist.fileio import write_json_atomically
 from genmnist.images import save_grid
 from genmnist.models import MODELS, get_model_class, make_config
 from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads
-from genmnist.samplers import LatentSampler, resolve_sampler
-from genmnist.sampling import sample_batches
-from genmnist.training import Reporter, TrainConfig, fit
+from genmnist.samplers import resolve_sampler
+from genmnist.sampling import draw_samples
+from genmnist.training import Reporter, RunSettings, TrainConfig, fit
 
 # A scorer maps samples (N, 1, 28, 28) in [0, 1] on the CPU, a feature space, a device and the
 # MNIST folder to named scores against the MNIST test set (at least the `METRICS`).
@@ -120,7 +120,8 @@ def check_scoring(features: str) -> None:
     from genmnist.metrics.features import SPACES
 
     if features not in SPACES:
-        raise GenmnistError(f"unknown --features {features!r}; use one of: {', '.join(SPACES)}")
+        raise OptionError("unknown {features} {value!r}; use one of: {choices}", ("features",),
+                          value=features, choices=", ".join(SPACES))
 
 
 def parse_models(values: list[str] | None) -> list[str]:
@@ -160,7 +161,7 @@ def check_out(cfg: BenchmarkConfig, force: bool) -> bool:
     Returns whether the results already in OUT must be discarded first."""
     out = cfg.out
     if out.exists() and not out.is_dir():
-        raise GenmnistError(f"--out {out} is an existing file, not a folder")
+        raise OptionError("{out} {path} is an existing file, not a folder", ("out",), path=out)
     settings_path = out / SETTINGS_FILE
     if settings_path.is_file():
         try:
@@ -169,13 +170,12 @@ def check_out(cfg: BenchmarkConfig, force: bool) -> bool:
             old = {}
         diff = [f"{k} {old.get(k)} -> {v}" for k, v in cfg.settings().items() if old.get(k) != v]
         if diff and not force:
-            raise GenmnistError(f"{out} holds a benchmark with other settings "
-                                f"({', '.join(diff)}); use another --out, or --force to "
-                                "discard its results")
+            raise OptionError("{path} holds a benchmark with other settings ({diff}); use "
+                              "another {out}, or {force} to discard its results",
+                              ("out", "force"), path=out, diff=", ".join(diff))
         return bool(diff)
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise GenmnistError(f"{out} exists and is not a genmnist benchmark folder; use another "
-                            "--out, or --force to write into it")
+        raise NotABenchmarkFolder(out)
     return False
 
 
@@ -187,18 +187,6 @@ def prepare_out(cfg: BenchmarkConfig, discard: bool) -> None:
     for sub in ("runs", "baselines", "grids"):
         (cfg.out / sub).mkdir(parents=True, exist_ok=True)
     write_json_atomically(cfg.out / SETTINGS_FILE, cfg.settings())
-
-
-def draw_samples(model, n: int, seed: int, batch_size: int = 1000,
-                 on_batch: Callable[[int], None] | None = None,
-                 sampler: LatentSampler | None = None) -> torch.Tensor:
-    """`n` samples (n, 1, 28, 28) on the CPU; conditional models draw every digit in turn."""
-    parts = []
-    for images in sample_batches(model, n, seed, None, batch_size, sampler):
-        parts.append(images.float().cpu())
-        if on_batch:
-            on_batch(len(images))
-    return torch.cat(parts)
 
 
 def _final_losses(history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -246,23 +234,23 @@ def bench_model(name: str, cfg: BenchmarkConfig, train: Split, test: Split, scor
     Every sampler the model has is scored (its prior, and the latent density fitted after
     training); the row's own metrics are those of the default sampler (the fitted density
     where there is one), the others sit under "samplers"."""
-    cls = get_model_class(name)
     seed = cfg.seed + seed_index
     run = run_name(name, seed_index, seed)
     run_dir = cfg.out / "runs" / run
     if run_dir.exists():  # an interrupted earlier attempt: its metrics.jsonl would mix in
         reporter.message(f"{run}: restarting, its earlier run did not finish")
         shutil.rmtree(run_dir)
-    threads = choose_threads(cfg.threads, cls.cpu_threads)
     recipe = recipe_for(name)
+    threads = choose_threads(cfg.threads, recipe.cpu_threads)
     epochs = cfg.epochs or recipe.epochs
     tcfg = TrainConfig(model=name, epochs=epochs, batch_size=recipe.batch_size, lr=recipe.lr,
-                       seed=seed, device=str(dev), subset=cfg.subset,
-                       eval_size=cfg.eval_size, threads=threads, data_dir=cfg.data_dir,
+                       seed=seed, eval_size=cfg.eval_size,
                        quality_every=max(1, round(epochs / cfg.quality_points))
                        if cfg.quality_points else 0, quality_n=cfg.quality_n)
+    settings = RunSettings(subset=cfg.subset, data_dir=cfg.data_dir, threads=threads)
     t0 = time.perf_counter()
-    result = fit(tcfg, make_config(name, recipe.model), train, test, run_dir, dev, reporter)
+    result = fit(tcfg, make_config(name, recipe.model), train, test, run_dir, dev, reporter,
+                 settings=settings)
     train_seconds = time.perf_counter() - t0
     if result.note:
         reporter.message(f"{run}: {result.note}")
@@ -331,7 +319,7 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
     """
     reporter = reporter or BenchmarkReporter()
     if cfg.n < 1 or (cfg.epochs is not None and cfg.epochs < 1) or cfg.seeds < 1:
-        raise GenmnistError("--n, --epochs and --seeds must be at least 1")
+        raise OptionError("{n}, {epochs} and {seeds} must be at least 1", ("n", "epochs", "seeds"))
     discard = check_out(cfg, force)
     if scorer is None:
         check_scoring(cfg.features)
@@ -339,8 +327,8 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
     dev = torch.device(cfg.device)
     train_full = load_mnist("train", cfg.data_dir)
     if cfg.n > len(train_full):
-        raise GenmnistError(f"--n must be at most {len(train_full)}: the real-data baseline "
-                            "scores N distinct training images")
+        raise OptionError("{n} must be at most {most}: the real-data baseline scores N "
+                          "distinct training images", ("n",), most=len(train_full))
     test = load_mnist("test", cfg.data_dir)
     prepare_out(cfg, discard)
     train = train_full.head(cfg.subset)
@@ -363,18 +351,3 @@ def run_benchmark(cfg: BenchmarkConfig, reporter: BenchmarkReporter | None = Non
             reporter.end_item(row, skipped=True)
         rows.append(row)
     return rows
-
-
-def command_line(cfg: BenchmarkConfig) -> str:
-    """The `genmnist benchmark` command that reproduces these numbers."""
-    parts = ["genmnist benchmark"]
-    if cfg.models != list(MODELS):
-        parts.append(f"--models {','.join(cfg.models)}")
-    parts += [f"--epochs {cfg.epochs}"] if cfg.epochs else []
-    parts += [f"--seeds {cfg.seeds}"] if cfg.seeds > 1 else []
-    parts += [f"--n {cfg.n}", f"--features {cfg.features}",
-              f"--seed {cfg.seed}"]
-    if cfg.subset:
-        parts.append(f"--subset {cfg.subset}")
-    parts.append(f"--out {cfg.out}")
-    return " ".join(parts)

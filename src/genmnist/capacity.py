@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 
 BYTES_PER_PARAMETER = 16  # fp32 weight + gradient + Adam's exp_avg and exp_avg_sq
 
@@ -52,10 +52,11 @@ def check_model_fits(name: str, config, device: torch.device) -> int:
     need, have = params * BYTES_PER_PARAMETER, available_memory(device)
     # Half of what is free: batches, activations and MNIST itself need the rest.
     if have is not None and need > have // 2:
-        raise GenmnistError(
-            f"model '{name}' with these settings has {params:,} parameters; training it needs "
-            f"about {_gb(need)} (weights, gradients, Adam state), more than half of the "
-            f"{_gb(have)} of {device.type} memory free here; use a smaller --latent-dim")
+        raise OptionError(
+            "model '{model}' with these settings has {params:,} parameters; training it needs "
+            "about {need} (weights, gradients, Adam state), more than half of the {have} of "
+            "{device} memory free here; use a smaller {latent_dim}", ("latent_dim",),
+            model=name, params=params, need=_gb(need), have=_gb(have), device=device.type)
     return params
 
 

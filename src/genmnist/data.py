@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 
 ENV_VAR = "GENMNIST_DATA"
 # The seed of the binarised test set that likelihoods are reported on, unless asked otherwise.
@@ -44,12 +44,11 @@ def _files_present(root: Path) -> bool:
     return all((raw / f).is_file() for pair in RAW_FILES.values() for f in pair)
 
 
-def _missing_message(root: Path) -> str:
+def _missing(root: Path) -> OptionError:
     names = ", ".join(f for pair in RAW_FILES.values() for f in pair)
-    return (
-        f"MNIST not found and could not be downloaded: put the four files {names} "
-        f"(uncompressed) in {root / 'MNIST' / 'raw'}, or pass --data-dir / set ${ENV_VAR}"
-    )
+    return OptionError("MNIST not found and could not be downloaded: put the four files {names} "
+                       "(uncompressed) in {raw}, or pass {data_dir} / set ${env}", ("data_dir",),
+                       names=names, raw=root / "MNIST" / "raw", env=ENV_VAR)
 
 
 @dataclass
@@ -96,13 +95,13 @@ def load_mnist(split: str = "train", data_dir: str | Path | None = None,
 
     if not _files_present(root):
         if not download:
-            raise GenmnistError(_missing_message(root))
+            raise _missing(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
             MNIST(root=str(root), train=True, download=True)
             MNIST(root=str(root), train=False, download=True)
         except Exception as e:  # offline, DNS failure, read-only folder, ...
-            raise GenmnistError(_missing_message(root)) from e
+            raise _missing(root) from e
     try:
         ds = MNIST(root=str(root), train=(split == "train"), download=False)
         ok = ds.data.dim() == 3 and ds.data.shape[1:] == (28, 28) and len(ds.data) == len(

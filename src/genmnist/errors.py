@@ -140,6 +140,57 @@ class SettingError(GenmnistError):
         super().__init__(f"{setting} {value} {problem}{fix}")
 
 
+class OptionError(GenmnistError):
+    """A choice of the user's that cannot work, with the settings that would fix it as data.
+    `template` names each of `settings` as `{setting}` and the rest of its `data` by name;
+    `str()` shows a setting by its parameter name (`batch_size`), the CLI by its option."""
+
+    def __init__(self, template: str, settings: tuple[str, ...], **data):
+        self.template, self.settings, self.data = template, settings, data
+        super().__init__(self.words(lambda setting: setting))
+
+    def words(self, name) -> str:
+        """The message with each setting as `name(setting)` says it."""
+        return self.template.format(**self.data, **{s: name(s) for s in self.settings})
+
+
+class NotABenchmarkFolder(GenmnistError):
+    """The benchmark's output folder holds files that no benchmark wrote."""
+
+    def __init__(self, path):
+        self.path = path
+        super().__init__(f"{path} exists and is not a benchmark folder; choose another folder, "
+                         "or force to write into it")
+
+
+class ClassifierMissing(GenmnistError):
+    """The MNIST classifier's weights are not at `path`; `packaged`: the file the package ships,
+    which the classifier-training command rebuilds."""
+
+    def __init__(self, path, packaged: bool):
+        self.path, self.packaged = path, packaged
+        hint = "the package is incomplete: rebuild it" if packaged else "check the path"
+        super().__init__(f"MNIST classifier weights {path} not found; {hint}")
+
+
+class NotAClassifier(GenmnistError):
+    """A file given as the MNIST classifier that is not one."""
+
+    def __init__(self, path):
+        self.path = path
+        super().__init__(f"{path} is not a genmnist MNIST classifier file")
+
+
+class PriorNotFitted(GenmnistError):
+    """A model whose prior is fitted after its last epoch (vqvae's PixelCNN) was asked for
+    samples before that: a checkpoint of an unfinished run."""
+
+    def __init__(self, model: str, prior: str):
+        self.model, self.prior = model, prior
+        super().__init__(f"this {model} checkpoint has no fitted {prior} prior yet (it is fitted "
+                         "after the last epoch); use the checkpoint of a finished training run")
+
+
 class NoRunFound(GenmnistError):
     """No checkpoint was named and the runs folder holds none."""
 

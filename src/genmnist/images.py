@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 from genmnist.fileio import make_folder, write_atomically, write_text_atomically
 from genmnist.lock import FolderLock
 
@@ -67,9 +67,7 @@ def prepare_output_folder(folder: str | Path, force: bool) -> Path:
     folder = _checked_folder(folder)
     old = existing_images(folder)
     if old and not force:
-        raise GenmnistError(
-            f"{folder} already holds {len(old)} images; pass --force to replace them "
-            "(mixing old and new samples would corrupt a score)")
+        raise _holds_images(folder, len(old))
     make_folder(folder, "output folder")
     _remove(old, folder)
     return folder
@@ -103,6 +101,12 @@ def unfinished(folder: str | Path) -> dict | None:
     return plan if isinstance(plan, dict) else {}
 
 
+def _holds_images(folder: Path, count: int) -> OptionError:
+    return OptionError("{folder} already holds {count} images; pass {force} to replace them "
+                       "(mixing old and new samples would corrupt a score)", ("force",),
+                       folder=folder, count=count)
+
+
 def describe_unfinished(folder: str | Path, plan: dict) -> str:
     """'S holds 3000 of the 10000 images an interrupted `genmnist generate` meant to write'."""
     have = len(existing_images(Path(folder)))
@@ -132,11 +136,9 @@ def output_folder(folder: str | Path, force: bool, plan: dict) -> Iterator[Path]
             left = unfinished(folder)
             if old and not force:
                 if left is not None:
-                    raise GenmnistError(f"{describe_unfinished(folder, left)}; pass --force to "
-                                        "redo it")
-                raise GenmnistError(
-                    f"{folder} already holds {len(old)} images; pass --force to replace them "
-                    "(mixing old and new samples would corrupt a score)")
+                    raise OptionError("{what}; pass {force} to redo it", ("force",),
+                                      what=describe_unfinished(folder, left))
+                raise _holds_images(folder, len(old))
             _mark(folder, plan)
             written = True  # from here on the folder is ours to leave marked
             _remove(old + sorted(folder.glob(".*.png.tmp")), folder)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 from genmnist.images import make_grid
 from genmnist.models import GenerativeModel
 from genmnist.sampling import require_encoder
@@ -54,16 +54,17 @@ def project(codes: torch.Tensor, method: str = "pca",
             from sklearn.manifold import TSNE
             from threadpoolctl import threadpool_limits
         except ImportError as e:
-            raise GenmnistError("--method tsne needs scikit-learn: pip install scikit-learn") \
-                from e
+            raise OptionError("{method} tsne needs scikit-learn: pip install scikit-learn",
+                              ("method",)) from e
         perplexity = min(30.0, (len(codes) - 1) / 3)
         tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
-        # The thread count chosen for torch (--threads): OpenMP's default of one per core made
+        # The thread count chosen for torch: OpenMP's default of one per core made
         # t-SNE of 150 points take 20 s instead of 1 s on a busy 2-core machine.
         with threadpool_limits(limits=torch.get_num_threads()):
             pts = tsne.fit_transform(codes.numpy())
         return pts, ("t-SNE 1", "t-SNE 2")
-    raise GenmnistError(f"unknown --method {method!r}: use one of {', '.join(METHODS)}")
+    raise OptionError("unknown {method} {value!r}: use one of {choices}", ("method",),
+                      value=method, choices=", ".join(METHODS))
 
 
 def manifold_codes(dim: int, r: float, size: int) -> torch.Tensor:
@@ -144,6 +145,7 @@ class LatentResult:
     scatter: Path
     manifold: Path | None
     note: str | None  # why there is no manifold, when there is none
+    needs_digit: bool = False  # a conditional model's manifold is drawn for one digit
 
 
 def latent_pictures(model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor,
@@ -164,8 +166,8 @@ def latent_pictures(model: GenerativeModel, images: torch.Tensor, labels: torch.
         return LatentResult(scatter, None, f"no decoded manifold: {model.name} has {what}; "
                                            "it is drawn for 1-d and 2-d latents only")
     if model.conditional and digit is None:
-        return LatentResult(scatter, None, f"no decoded manifold: {model.name} is conditional; "
-                                           "pass --digit 0-9 to decode its manifold for a digit")
+        return LatentResult(scatter, None, f"no decoded manifold: {model.name} is conditional",
+                            needs_digit=True)
     imgs = decode_manifold(model, r, size, digit)
     of = f" for digit {digit}" if model.conditional else ""
     manifold = plot_manifold(imgs, shape[0], r, size,

@@ -21,7 +21,7 @@ import torch
 from genmnist.data import Split
 from genmnist.errors import GenmnistError
 from genmnist.samplers import LatentSampler, fit_latent_sampler
-from genmnist.sampling import sample_batches
+from genmnist.sampling import draw_samples
 
 QUICK_FIT_CODES = 10000
 
@@ -34,8 +34,7 @@ def score_model(model, n: int, seed: int, sampler: LatentSampler | None,
     was_training = model.training
     model.eval()
     try:
-        images = torch.cat([b.float().cpu() for b in sample_batches(model, n, seed, None, 1000,
-                                                                    sampler)])
+        images = draw_samples(model, n, seed, 1000, sampler=sampler)
     finally:
         model.train(was_training)
     s = metrics.score(images, "mnist-test", features="mnist", metrics=("fid", "coverage"),

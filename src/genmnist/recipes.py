@@ -2,7 +2,8 @@
 user gives no options.
 
 A recipe is the training budget and the settings a family needs to reach its quality here
-(epochs, batch size, learning rate, and model-config fields such as net widths), chosen by
+(epochs, batch size, learning rate, model-config fields such as net widths, and the CPU threads
+it runs fastest with), chosen by
 measurement on the 2-core CPU and kept at or under about 15 minutes there, so that a full
 benchmark fits in two hours. docs/benchmarks.md has the measurements behind each value. Every
 field is overridden by the matching option (`--epochs`, `--batch-size`, `--lr`, ...).
@@ -21,6 +22,10 @@ class Recipe:
     lr: float | None = None  # None: each player's default from its paper
     lr_schedule: str = "constant"  # or "cosine" (genmnist.training.TrainConfig)
     model: dict[str, Any] = field(default_factory=dict)  # model-config fields, e.g. channels
+    # Intra-op threads on a CPU when none are asked for: 2 ran every model 1.33-1.50x faster
+    # than 1 on a quiet 2-core machine (bench/speed.py, docs/performance.md); a model's recipe
+    # can lower it if it measures so. `runtime.choose_threads` caps it at the cores there are.
+    cpu_threads: int = 2
 
 
 RECIPES: dict[str, Recipe] = {

@@ -95,7 +95,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in _by_fid(aggregate(rows)):
         name = f"*{r['model']}*" if r["kind"] == "baseline" else f"**{r['model']}**"
-        # x1000 as `genmnist fid` prints it; results.csv/json keep the raw values
+        # x1000 as the fid command prints it; results.csv/json keep the raw values
         kid = (f"{_num(1000 * r['kid_mean'])} ± {_num(1000 * r['kid_std'], 2)}"
                if r.get("kid_mean") is not None else "–")
         prior = _pm(r, "fid_prior") if r.get("sampler") == "gmm" else "–"
@@ -148,7 +148,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
              f"{k} times, seeds {settings['seed']}-{settings['seed'] + k - 1}: numbers are "
              "mean ± standard deviation over the seeds")
     md = [
-        "# genmnist benchmark", "",
+        "# Benchmark", "",
         f"Command: `{command}`", "",
         f"Every model trained {budget} on {train_on} ({seeds}), then {n} samples each "
         "scored against the 10000 MNIST test images "
@@ -158,7 +158,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, settings: dict[str, Any]
         markdown_table(rows), "",
         verdict(rows), "",
         "Arrows say which way is better. KID is mean ± standard deviation over subsets, "
-        "times 1000 (as `genmnist fid` prints it; results.csv and results.json hold it raw). "
+        "times 1000 (as the fid command prints it; results.csv and results.json hold it raw). "
         "IS is the Inception-style score of the MNIST classifier (at most 10); digit coverage "
         "is the entropy of the predicted-digit histogram over log 10 (1: every digit equally "
         "often, 0: one digit only). "
@@ -234,7 +234,7 @@ def loss_curves(rows: list[dict[str, Any]], out: Path) -> Path:
             color = f"C{j}"
             ax.plot(epochs, [h["train"].get(key, np.nan) for h in hist], "-o", ms=3,
                     color=color, label=f"{key} train")
-            ax.plot(epochs, [h["test"].get(key, np.nan) for h in hist], "--s", ms=3,
+            ax.plot(epochs, [h["test"].get(key, np.nan) for h in hist], ls="--", marker="s", ms=3,
                     color=color, label=f"{key} test")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")

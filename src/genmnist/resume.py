@@ -16,12 +16,13 @@ from genmnist.models import MODELS
 from genmnist.training.config import TrainConfig
 
 
-def plan_resume(path: str | Path, model: str | None = None, epochs: int | None = None,
-                data_dir: str | None = None):
+def plan_resume(path: str | Path, model: str | None = None, epochs: int | None = None):
     """Read the run to resume: returns (TrainConfig, model config dict, checkpoint, run folder).
 
     `path` is a run folder or its checkpoint.pt; `model`, when given, must be the run's model;
-    `epochs` is the total to reach (default: the run's own target)."""
+    `epochs` is the total to reach (default: the run's own target). The run's settings
+    (which images, threads) are `RunSettings.from_checkpoint(ckpt)`; keys that older checkpoints
+    kept in their training config and that now live there are left out of it."""
     p = resolve_checkpoint_path(path)
     if p.name != CHECKPOINT_NAME:
         raise NotARunCheckpoint(p, CHECKPOINT_NAME)
@@ -42,8 +43,6 @@ def plan_resume(path: str | Path, model: str | None = None, epochs: int | None =
         raise GenmnistError(f"{p} has no usable training config: {e}") from e
     if epochs is not None:
         tcfg.epochs = epochs
-    if data_dir is not None:
-        tcfg.data_dir = data_dir
     done = int(ckpt.get("epoch", 0))
     if tcfg.epochs <= done:
         raise AlreadyTrained(p.parent, done)

@@ -37,9 +37,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def choose_threads(threads: int | None, model_default: int = 1) -> int:
-    """Set torch's intra-op threads: `threads` (--threads) if given, else $GENMNIST_THREADS,
+    """Set torch's intra-op threads: `threads` (the user's) if given, else $GENMNIST_THREADS,
     else $OMP_NUM_THREADS (the standard setting, which torch itself follows), else the model's
-    measured best (`GenerativeModel.cpu_threads`), never more than the cores there are.
+    measured best (its recipe's `cpu_threads`), never more than the cores there are.
 
     See docs/performance.md for the measurements behind each model's default.
     """

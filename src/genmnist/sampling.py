@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 from genmnist.images import PngWriter
 from genmnist.interrupt import GenerationInterrupted, InterruptGuard
 from genmnist.models import GenerativeModel
@@ -30,25 +30,29 @@ MAX_STEPS = 200  # interpolation points: a 200-step picture is already 18000 pix
 def check_generate_request(n: int, batch_size: int) -> None:
     """Refuse sizes no folder or memory can hold, before any model is loaded."""
     if not 1 <= n <= MAX_IMAGES:
-        raise GenmnistError(f"--n must be between 1 and {MAX_IMAGES} (ten million PNGs), got "
-                            f"{n}; write larger sets in several folders")
+        raise OptionError("{n} must be between 1 and {most} (ten million PNGs), got {value}; "
+                          "write larger sets in several folders", ("n",), most=MAX_IMAGES,
+                          value=n)
     if not 1 <= batch_size <= MAX_BATCH:
-        raise GenmnistError(f"--batch-size must be between 1 and {MAX_BATCH}, got {batch_size}")
+        raise OptionError("{batch_size} must be between 1 and {most}, got {value}",
+                          ("batch_size",), most=MAX_BATCH, value=batch_size)
 
 
 def check_steps(steps: int) -> None:
     if not 2 <= steps <= MAX_STEPS:
-        raise GenmnistError(f"--steps must be between 2 and {MAX_STEPS}, got {steps}")
+        raise OptionError("{steps} must be between 2 and {most}, got {value}", ("steps",),
+                          most=MAX_STEPS, value=steps)
 
 
 def check_digit(model: GenerativeModel, digit: int | None) -> None:
     if digit is None:
         return
     if not model.conditional:
-        raise GenmnistError(f"model '{model.name}' is not conditional: --digit needs a "
-                            "conditional model such as cond-vae")
+        raise OptionError("model '{model}' is not conditional: {digit} needs a conditional "
+                          "model such as cond-vae", ("digit",), model=model.name)
     if not 0 <= digit <= 9:
-        raise GenmnistError(f"--digit must be between 0 and 9, got {digit}")
+        raise OptionError("{digit} must be between 0 and 9, got {value}", ("digit",),
+                          value=digit)
 
 
 def sample_batches(model: GenerativeModel, n: int, seed: int = 0, digit: int | None = None,
@@ -127,6 +131,32 @@ def reconstruct(model: GenerativeModel, x: torch.Tensor,
         / len(x),  # nats per image
     }
     return r, errors
+
+
+def reconstruction_error(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None = None,
+                         batch_size: int = 1000) -> dict[str, float]:
+    """The mean reconstruction errors over all of `x`, in batches: MSE per pixel and binary
+    cross-entropy in nats per image (as `reconstruct` gives them for one batch)."""
+    totals = {"mse": 0.0, "bce": 0.0}
+    for i in range(0, len(x), batch_size):
+        part = x[i:i + batch_size]
+        _, err = reconstruct(model, part, None if y is None else y[i:i + batch_size])
+        for k in totals:
+            totals[k] += err[k] * len(part)
+    return {k: v / len(x) for k, v in totals.items()}
+
+
+def draw_samples(model: GenerativeModel, n: int, seed: int, batch_size: int = 1000,
+                 on_batch: Callable[[int], None] | None = None,
+                 sampler: LatentSampler | None = None) -> torch.Tensor:
+    """`n` samples (n, 1, 28, 28) as floats on the CPU, in `sample_batches`' order
+    (conditional models draw every digit in turn)."""
+    parts = []
+    for images in sample_batches(model, n, seed, None, batch_size, sampler):
+        parts.append(images.float().cpu())
+        if on_batch:
+            on_batch(len(images))
+    return torch.cat(parts)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,6 @@ from rich.progress import (
 from genmnist.benchmark import (
     BenchmarkConfig,
     BenchmarkReporter,
-    command_line,
     hardware,
     parse_models,
     run_benchmark,
@@ -149,3 +148,18 @@ def benchmark(
     console.print(verdict(rows))
     console.print(f"done in {time.perf_counter() - t0:.1f}s; report: "
                   f"{', '.join(str(p) for p in written[:3])} and figures in {out}/")
+
+
+def command_line(cfg: BenchmarkConfig) -> str:
+    """The `genmnist benchmark` command that reproduces these numbers."""
+    parts = ["genmnist benchmark"]
+    if cfg.models != list(MODELS):
+        parts.append(f"--models {','.join(cfg.models)}")
+    parts += [f"--epochs {cfg.epochs}"] if cfg.epochs else []
+    parts += [f"--seeds {cfg.seeds}"] if cfg.seeds > 1 else []
+    parts += [f"--n {cfg.n}", f"--features {cfg.features}",
+              f"--seed {cfg.seed}"]
+    if cfg.subset:
+        parts.append(f"--subset {cfg.subset}")
+    parts.append(f"--out {cfg.out}")
+    return " ".join(parts)

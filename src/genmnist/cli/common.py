@@ -10,6 +10,7 @@ from rich.console import Console
 
 from genmnist.checkpoint import find_latest_run, load_model
 from genmnist.errors import GenmnistError
+from genmnist.recipes import recipe_for
 from genmnist.runtime import choose_threads, resolve_device
 
 console = Console(highlight=False, soft_wrap=True)
@@ -52,5 +53,5 @@ def open_model(checkpoint: Path | None, device: str, threads: int | None = None)
     dev = resolve_device(device)
     path = checkpoint if checkpoint is not None else find_latest_run(RUNS_DIR)
     model, ckpt = load_model(path, dev)
-    choose_threads(threads, model.cpu_threads)
+    choose_threads(threads, recipe_for(model.name).cpu_threads)
     return model, ckpt, dev, path

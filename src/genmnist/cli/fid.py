@@ -31,6 +31,7 @@ from typer.core import TyperCommand
 from genmnist.cli.app import app
 from genmnist.cli.common import console, data_dir_option, device_option, err_console, positive
 from genmnist.cli.sample import SamplerChoice, sampler_option
+from genmnist.cli.wording import explain, sampling_note
 from genmnist.errors import GenmnistError
 from genmnist.metrics.features import FeatureSpace, feature_space
 from genmnist.metrics.folder import NotMnistImage
@@ -48,6 +49,11 @@ class Features(str, Enum):
 
 def _warn(message: str) -> None:
     err_console.print(f"genmnist: warning: {message}", soft_wrap=True)
+
+
+def _note(model, warn) -> None:
+    if note := sampling_note(model):
+        warn(note)
 
 
 def _table(r: dict) -> Table:
@@ -166,10 +172,11 @@ def _load(src: str, space: FeatureSpace, n: int, seed: int, sampler: str, conver
     """One side's statistics: a checkpoint is sampled in memory, anything else is read."""
     try:
         if is_checkpoint(src):
-            return generator_stats(src, n, seed, space, device, sampler, warn)
+            return generator_stats(src, n, seed, space, device, sampler,
+                                   lambda model: _note(model, warn))
         return load_source(src, space, data_dir, warn, convert=convert)
     except NotMnistImage as e:
-        raise GenmnistError(f"{e}; {CONVERT_HINT}") from e
+        raise GenmnistError(f"{explain(e)}; {CONVERT_HINT}") from e
 
 
 @app.command(cls=_PlainUsage)

@@ -85,5 +85,7 @@ def latent(
     if result.manifold is not None:
         console.print(f"decoded manifold, {grid_size} per side over [-{range_:g}, {range_:g}] "
                       f"-> {result.manifold}")
+    elif result.needs_digit:
+        console.print(f"{result.note}; pass --digit 0-9 to decode its manifold for a digit")
     else:
         console.print(result.note)

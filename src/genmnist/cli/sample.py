@@ -23,6 +23,7 @@ from genmnist.cli.common import (
     positive,
     threads_option,
 )
+from genmnist.cli.wording import explain, sampling_note
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
@@ -37,6 +38,7 @@ from genmnist.sampling import (
     interpolate,
     interpolate_random,
     reconstruct,
+    reconstruction_error,
     require_encoder,
     sample_batches,
 )
@@ -140,8 +142,8 @@ def generate(
     model, _, _, path = open_model(checkpoint, device, threads)
     chosen = resolve_sampler(model, sampler.value)
     check_digit(model, digit)  # every check before output_folder, which may delete old images
-    if model.sampling_note:
-        console.print(f"note: {model.sampling_note}")
+    if note := sampling_note(model):
+        console.print(f"note: {note}")
     console.print(f"sampler: {describe(model, chosen)}")
     judge = ConditionalTally(digit) if model.conditional else None
     plan = {"n": n, "seed": seed, "digit": digit, "checkpoint": str(path),
@@ -164,7 +166,7 @@ def generate(
         except KeyboardInterrupt:
             _stopped("interrupted", folder, redo, 130)
         except GenmnistError as e:
-            _stopped(f"error: {e}", folder, redo, 1)
+            _stopped(f"error: {explain(e)}", folder, redo, 1)
     if grid is not None:
         save_grid(next(sample_batches(model, 100, seed, digit, 100, chosen)), grid, nrow=10)
     what = f" of digit {digit}" if digit is not None else ""
@@ -213,11 +215,7 @@ def reconstruct_cmd(
     x, y = _test_images(data_dir, dev)
     if not 0 <= start < len(x):
         raise GenmnistError(f"--start must be between 0 and {len(x) - 1}, got {start}")
-    totals = {"mse": 0.0, "bce": 0.0}
-    for i in range(0, len(x), 1000):
-        _, err = reconstruct(model, x[i:i + 1000], y[i:i + 1000])
-        for k in totals:
-            totals[k] += err[k] * len(x[i:i + 1000])
+    error = reconstruction_error(model, x, y)
     shown = x[start:start + n]
     recon, _ = reconstruct(model, shown, y[start:start + n])
     cols = min(len(shown), 8)
@@ -226,8 +224,7 @@ def reconstruct_cmd(
     pad = [torch.cat([r, torch.ones(cols - len(r), 1, 28, 28, device=r.device)]) for r in rows]
     save_grid(torch.cat(pad), out, nrow=cols)
     console.print(f"mean reconstruction error on {len(x)} test images: "
-                  f"MSE {totals['mse'] / len(x):.5f} per pixel, "
-                  f"BCE {totals['bce'] / len(x):.2f} nats per image")
+                  f"MSE {error['mse']:.5f} per pixel, BCE {error['bce']:.2f} nats per image")
     console.print(f"picture: {out} (rows of test images over their reconstructions)")
 
 

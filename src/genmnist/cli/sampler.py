@@ -23,6 +23,7 @@ from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.quality import score_model
 from genmnist.samplers import DEFAULT_COMPONENTS, describe, fit_latent_sampler
+from genmnist.training import RunSettings
 
 
 @app.command("fit-sampler")
@@ -55,8 +56,7 @@ def fit_sampler_cmd(
     if ckpt.get("epoch") is not None and ckpt.get("partial"):
         raise GenmnistError(f"{path} holds an interrupted training; finish it with "
                             f"`genmnist train --resume` first")
-    tcfg = ckpt.get("train_config", {})
-    train = load_mnist("train", data_dir).head(tcfg.get("subset"))
+    train = load_mnist("train", data_dir).head(RunSettings.from_checkpoint(ckpt).subset)
     t0 = time.perf_counter()
     with console.status(f"fitting a {components}-component mixture to {len(train)} codes"):
         sampler = fit_latent_sampler(model, train.float_images().to(dev), train.labels.to(dev),

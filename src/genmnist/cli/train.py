@@ -33,12 +33,12 @@ from genmnist.errors import GenmnistError, QuietError
 from genmnist.fileio import check_can_create, make_folder
 from genmnist.interrupt import TrainingInterrupted
 from genmnist.lock import FolderLock
-from genmnist.models import MODELS, get_model_class, make_config, parse_settings
+from genmnist.models import MODELS, make_config, parse_settings
 from genmnist.precision import PRECISIONS, resolve_precision
 from genmnist.recipes import recipe_for
 from genmnist.resume import plan_resume
 from genmnist.runtime import choose_threads, resolve_device
-from genmnist.training import Reporter, TrainConfig, fit
+from genmnist.training import Reporter, RunSettings, TrainConfig, fit
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
 
@@ -86,15 +86,15 @@ def abandon_run(run_dir: Path) -> str:
     return f"removed the run folder {run_dir}, which held no checkpoint"
 
 
-def load_splits(tcfg: TrainConfig, info: DistInfo):
+def load_splits(settings: RunSettings, info: DistInfo):
     """The train and test splits; under torchrun each node's local rank 0 reads (or downloads)
     MNIST first, so that no two processes download into the same folder."""
     first = info.local_rank == 0
-    splits = (load_mnist("train", tcfg.data_dir).head(tcfg.subset),
-              load_mnist("test", tcfg.data_dir)) if first else None
+    splits = (load_mnist("train", settings.data_dir).head(settings.subset),
+              load_mnist("test", settings.data_dir)) if first else None
     distributed.Distributed(info).barrier()
-    return splits or (load_mnist("train", tcfg.data_dir).head(tcfg.subset),
-                      load_mnist("test", tcfg.data_dir))
+    return splits or (load_mnist("train", settings.data_dir).head(settings.subset),
+                      load_mnist("test", settings.data_dir))
 
 
 RUN_OPTIONS = ("--batch-size", "--lr", "--latent-dim", "--beta", "--seed", "--subset", "--name",
@@ -130,7 +130,7 @@ def train(
                                     "plain VAE [default: 1]."),
     seed: int = typer.Option(None, "--seed", show_default=False,
                              help="Seed for weights, shuffling and noise [default: 0]."),
-    settings: list[str] = typer.Option(None, "--set", show_default=False, metavar="KEY=VALUE",
+    model_settings: list[str] = typer.Option(None, "--set", show_default=False, metavar="KEY=VALUE",
                                        help="Set a field of the model's config, e.g. --set "
                                             "channels=32 (repeatable; on top of the model's "
                                             "recipe; the fields are in docs/models.md)."),
@@ -190,7 +190,7 @@ def train(
     positive("--sampler-components", components)
     if resume is not None:
         given = dict(zip(RUN_OPTIONS, (batch_size, lr, latent_dim, beta, seed, subset, name, out,
-                                       settings or None, binarize or None, lr_schedule),
+                                       model_settings or None, binarize or None, lr_schedule),
                          strict=True))
         for flag, value in given.items():
             if value is not None:
@@ -208,29 +208,30 @@ def train(
     try:
         if resume is not None:  # rank 0 reads the run and hands it to the others
             tcfg, model_config, ckpt, run_dir = ranks.on_main(lambda: plan_resume(
-                resume, model.value if model else None, epochs,
-                str(data_dir) if data_dir else None))
+                resume, model.value if model else None, epochs))
+            settings = RunSettings.from_checkpoint(ckpt)
+            settings.data_dir = str(data_dir) if data_dir else settings.data_dir
             precision = precision or tcfg.precision
         else:
             ckpt = None
             recipe = recipe_for(model.value, binarize)
             model_config = make_config(model.value, {
-                **recipe.model, **parse_settings(model.value, settings or []),
+                **recipe.model, **parse_settings(model.value, model_settings or []),
                 "latent_dim": latent_dim, "beta": beta})
             check_model_fits(model.value, model_config, dev)  # before a run folder exists
             run_dir = ranks.on_main(lambda: new_run_dir(out or RUNS_DIR, name, model.value))
-            given = {"seed": seed, "subset": subset, "quality_every": quality_every,
-                     "quality_n": quality_n, "sampler_components": components,
-                     "binarize": binarize or None,
-                     "lr_schedule": lr_schedule.value if lr_schedule else recipe.lr_schedule,
-                     "data_dir": str(data_dir) if data_dir else None}
+            given = {"seed": seed, "quality_every": quality_every, "quality_n": quality_n,
+                     "sampler_components": components, "binarize": binarize or None,
+                     "lr_schedule": lr_schedule.value if lr_schedule else recipe.lr_schedule}
+            settings = RunSettings(subset=subset, data_dir=str(data_dir) if data_dir else None)
             tcfg = TrainConfig(model=model.value, epochs=epochs or recipe.epochs,
                                batch_size=batch_size or recipe.batch_size,
                                lr=lr if lr is not None else recipe.lr,
                                **{k: v for k, v in given.items() if v is not None})
         with FolderLock(run_dir, "run folder") if info.is_main else contextlib.nullcontext():
             try:
-                _train(tcfg, model_config, ckpt, run_dir, dev, info, threads,
+                settings.threads = threads
+                _train(tcfg, settings, model_config, ckpt, run_dir, dev, info,
                        resolve_precision(precision, dev))
             except GenmnistError as e:
                 if resume is not None or not info.is_main or isinstance(e, QuietError):
@@ -244,15 +245,16 @@ def train(
         distributed.teardown()
 
 
-def _train(tcfg: TrainConfig, model_config, ckpt, run_dir: Path, dev, info: DistInfo,
-           threads: int | None, precision: str) -> None:
-    """Train on this process's device and report (rank 0 only under torchrun)."""
-    cls = get_model_class(tcfg.model)
+def _train(tcfg: TrainConfig, settings: RunSettings, model_config, ckpt, run_dir: Path, dev,
+           info: DistInfo, precision: str) -> None:
+    """Train on this process's device and report (rank 0 only under torchrun); `settings`
+    holds the --threads given (None: the default), and then the threads chosen."""
+    default = recipe_for(tcfg.model).cpu_threads
     # Under torchrun on CPU the local processes share the cores instead of each taking all.
-    n_threads = choose_threads(threads, min(cls.cpu_threads,
-                                            distributed.default_threads(info) or cls.cpu_threads))
-    tcfg.device, tcfg.threads, tcfg.precision = str(dev), n_threads, precision
-    train_split, test_split = load_splits(tcfg, info)
+    n_threads = choose_threads(settings.threads,
+                               min(default, distributed.default_threads(info) or default))
+    settings.threads, tcfg.precision = n_threads, precision
+    train_split, test_split = load_splits(settings, info)
     out = console if info.is_main else Console(quiet=True)
     start = f"-> {run_dir}"
     if ckpt is not None:
@@ -272,7 +274,7 @@ def _train(tcfg: TrainConfig, model_config, ckpt, run_dir: Path, dev, info: Dist
     try:
         with shown as reporter:
             result = fit(tcfg, model_config, train_split, test_split, run_dir, dev, reporter,
-                         resume=ckpt, info=info)
+                         resume=ckpt, info=info, settings=settings)
     except TrainingInterrupted as stop:  # every rank stops at the same batch
         if info.is_main:
             sys.stderr.write(f"genmnist: interrupted {stop.where}, checkpoint saved; resume "

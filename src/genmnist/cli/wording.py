@@ -9,18 +9,29 @@ from genmnist.errors import (
     AlreadyTrained,
     BadConfigValue,
     BatchTooSmall,
+    ClassifierMissing,
     GenmnistError,
     NonFiniteLoss,
     NonFiniteTest,
     NonFiniteWeights,
     NoRunFound,
+    NotABenchmarkFolder,
+    NotAClassifier,
     NotARunCheckpoint,
+    OptionError,
+    PriorNotFitted,
     ResumeMismatch,
     SettingError,
     TooFewGPUs,
     UnknownConfigField,
     WrongRunModel,
 )
+from genmnist.metrics.folder import NotMnistImage
+
+
+def option(setting: str) -> str:
+    """The option that sets a core setting: `batch_size` -> `--batch-size`."""
+    return "--" + setting.replace("_", "-")
 
 
 def explain(e: GenmnistError) -> str:
@@ -49,4 +60,34 @@ def explain(e: GenmnistError) -> str:
         return f"{e}: train one with `genmnist train MODEL`, or pass --checkpoint"
     if isinstance(e, TooFewGPUs):
         return f"{e}; lower --nproc_per_node"
+    return _explain_more(e)
+
+
+def _explain_more(e: GenmnistError) -> str:
+    """Sampling's and scoring's errors."""
+    if isinstance(e, OptionError):
+        return e.words(option)
+    if isinstance(e, ClassifierMissing) and e.packaged:
+        return f"{e} with `genmnist data train-classifier --out {e.path}`"
+    if isinstance(e, NotABenchmarkFolder):
+        return (f"{e.path} exists and is not a genmnist benchmark folder; use another --out, "
+                "or --force to write into it")
+    if isinstance(e, NotAClassifier):
+        return f"{e} (write one with `genmnist data train-classifier`)"
+    if isinstance(e, PriorNotFitted):
+        return (f"this {e.model} checkpoint has no fitted {e.prior} prior yet (it is fitted "
+                f"after the last epoch); use the checkpoint of a finished "
+                f"`genmnist train {e.model}` run")
+    if isinstance(e, NotMnistImage):
+        return (f"{e.path} {e.what}; genmnist fid reads 28x28 8-bit grayscale images, as "
+                "`genmnist generate` writes")
     return str(e)
+
+
+def sampling_note(model) -> str | None:
+    """What `generate` and `fid` say before sampling a model that has no prior of its own."""
+    if model.has_prior:
+        return None
+    how = "per digit" if model.conditional else "(without labels)"
+    return (f"{model.name} has no prior: its codes are drawn from a Gaussian mixture fitted "
+            f"{how} to the training-set codes after training")

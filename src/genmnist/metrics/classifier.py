@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import ClassifierMissing, GenmnistError, NotAClassifier
 from genmnist.training.config import Reporter
 from genmnist.training.loop import Epoch, Loop, Objective, batch_starts, run_epoch
 from genmnist.training.meter import LossMeter
@@ -92,17 +92,14 @@ def load_classifier(path: str | Path | None = None,
     """Load the shipped classifier (or `path`) in eval mode; also return its metadata."""
     path = Path(path) if path is not None else ASSET
     if not path.is_file():
-        hint = ("the package is incomplete: rebuild it with `genmnist data train-classifier "
-                f"--out {ASSET}`") if path == ASSET else "check the path"
-        raise GenmnistError(f"MNIST classifier weights {path} not found; {hint}")
+        raise ClassifierMissing(path, packaged=path == ASSET)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         assert payload.get("format") == FORMAT
         model = MnistClassifier()
         model.load_state_dict(payload["state_dict"])
     except Exception as e:
-        raise GenmnistError(f"{path} is not a genmnist MNIST classifier file "
-                            f"(write one with `genmnist data train-classifier`)") from e
+        raise NotAClassifier(path) from e
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     meta["digest"] = file_digest(path)
     meta["path"] = str(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 from genmnist.metrics import classifier as clf
 from genmnist.metrics import inception
 
@@ -98,15 +98,14 @@ def feature_space(name: str = "mnist", dims: int | None = None,
         raise GenmnistError(f"unknown feature space {name!r}; use one of: {', '.join(SPACES)}")
     if name == "mnist":
         if dims not in (None, clf.MnistClassifier.feature_dim):
-            raise GenmnistError(f"--dims {dims} does not apply to --features mnist (its "
-                                f"features are {clf.MnistClassifier.feature_dim}-d); --dims "
-                                "picks an Inception block")
+            raise OptionError("{dims} {value} does not apply to {features} mnist (its features "
+                              "are {d}-d); {dims} picks an Inception block", ("dims", "features"),
+                              value=dims, d=clf.MnistClassifier.feature_dim)
         dims = clf.MnistClassifier.feature_dim
     else:
         dims = 2048 if dims is None else dims
         if dims not in inception.DIMS:
-            raise GenmnistError(f"--dims {dims} is not an Inception feature size; use one of "
-                                f"{', '.join(map(str, inception.DIMS))}")
+            raise inception.bad_dims(dims)
     return FeatureSpace(name, dims, torch.device(device),
                         Path(classifier_path) if classifier_path else None,
                         Path(inception_weights) if inception_weights else None)

@@ -38,11 +38,10 @@ class NotMnistImage(GenmnistError):
 
     def __init__(self, path: Path, size: tuple[int, int], mode: str):
         self.path, self.size, self.mode = path, size, mode
-        what = (f"is {size[0]}x{size[1]}" if size != SIZE
-                else f"is a {MODE_WORDS.get(mode, mode)} image (mode {mode}), not 8-bit "
-                     "grayscale (mode L)")
-        super().__init__(f"{path} {what}; genmnist fid reads 28x28 8-bit grayscale images, as "
-                         "`genmnist generate` writes")
+        self.what = (f"is {size[0]}x{size[1]}" if size != SIZE
+                     else f"is a {MODE_WORDS.get(mode, mode)} image (mode {mode}), not 8-bit "
+                          "grayscale (mode L)")
+        super().__init__(f"{path} {self.what}; only 28x28 8-bit grayscale images are read")
 
 
 def list_images(folder: str | Path) -> tuple[list[Path], list[Path]]:

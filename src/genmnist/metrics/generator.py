@@ -14,11 +14,12 @@ from pathlib import Path
 
 import torch
 
-from genmnist.benchmark import draw_samples
 from genmnist.checkpoint import CHECKPOINT_NAME, load_model
 from genmnist.metrics.features import FeatureSpace
 from genmnist.metrics.reference import Stats, stats_of_images
+from genmnist.models.base import GenerativeModel
 from genmnist.samplers import resolve_sampler
+from genmnist.sampling import draw_samples
 
 
 def is_checkpoint(src: str | Path) -> bool:
@@ -29,14 +30,14 @@ def is_checkpoint(src: str | Path) -> bool:
 
 def generator_stats(path: str | Path, n: int, seed: int, space: FeatureSpace,
                     device: torch.device, sampler: str = "auto",
-                    warn: Callable[[str], None] | None = None) -> Stats:
-    """Statistics of `n` samples (seed `seed`, codes from `sampler` as `generate --sampler`
-    takes it) of the model in checkpoint `path`, in memory. `warn` hears the model's sampling
-    note, as `generate` prints it."""
+                    loaded: Callable[[GenerativeModel], None] | None = None) -> Stats:
+    """Statistics of `n` samples (seed `seed`, codes from `sampler`, a name as
+    `genmnist.samplers.resolve_sampler` takes it) of the model in checkpoint `path`, in memory.
+    `loaded` is called with the model once it is rebuilt (the CLI says how it samples)."""
     model, _ = load_model(path, device)
     chosen = resolve_sampler(model, sampler)
-    if model.sampling_note and warn is not None:
-        warn(model.sampling_note)
+    if loaded is not None:
+        loaded(model)
 
     done = 0
 

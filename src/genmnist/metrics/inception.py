@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 
 WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                "pt_inception-2015-12-05-6726825d.pth")
@@ -33,10 +33,16 @@ def hub_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
 
 
-def _missing_message() -> str:
-    return (f"Inception weights not found and could not be downloaded: download {WEIGHTS_URL} "
-            f"and pass --inception-weights FILE, or put it at {hub_weights_path()} "
-            "(or use --features mnist, which needs no download)")
+def _missing() -> OptionError:
+    return OptionError("Inception weights not found and could not be downloaded: download {url} "
+                       "and pass {inception_weights} FILE, or put it at {hub} (or use {features} "
+                       "mnist, which needs no download)", ("inception_weights", "features"),
+                       url=WEIGHTS_URL, hub=hub_weights_path())
+
+
+def bad_dims(dims: int) -> OptionError:
+    return OptionError("{dims} {value} is not an Inception feature size; use one of {sizes}",
+                       ("dims",), value=dims, sizes=", ".join(map(str, DIMS)))
 
 
 def load_inception_state(weights: str | Path | None = None) -> dict:
@@ -44,8 +50,9 @@ def load_inception_state(weights: str | Path | None = None) -> dict:
     if weights is not None:
         path = Path(weights)
         if not path.is_file():
-            raise GenmnistError(f"--inception-weights {path} not found; it should be "
-                                f"{WEIGHTS_FILE} from {WEIGHTS_URL}")
+            raise OptionError("{inception_weights} {path} not found; it should be {file} from "
+                              "{url}", ("inception_weights",), path=path, file=WEIGHTS_FILE,
+                              url=WEIGHTS_URL)
     else:
         path = hub_weights_path()
     if path.is_file():
@@ -63,7 +70,7 @@ def load_inception_state(weights: str | Path | None = None) -> dict:
             return torch.hub.load_state_dict_from_url(WEIGHTS_URL, progress=False,
                                                       map_location="cpu")
     except Exception as e:
-        raise GenmnistError(_missing_message()) from e
+        raise _missing() from e
 
 
 @contextlib.contextmanager
@@ -83,8 +90,7 @@ def build_inception(dims: int = 2048, weights: str | Path | None = None,
                     device: torch.device | str = "cpu") -> torch.nn.Module:
     """pytorch-fid's InceptionV3 returning the `dims`-d block, with the FID weights, in eval."""
     if dims not in DIMS:
-        raise GenmnistError(f"--dims {dims} is not an Inception feature size; use one of "
-                            f"{', '.join(map(str, DIMS))}")
+        raise bad_dims(dims)
     from pytorch_fid.inception import InceptionV3  # late: pulls in torchvision and scipy
 
     state = load_inception_state(weights)

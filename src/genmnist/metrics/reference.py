@@ -22,7 +22,7 @@ import torch
 
 from genmnist import __version__
 from genmnist.data import RAW_FILES, default_data_dir, load_mnist, resolve_data_dir
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 from genmnist.fileio import write_atomically
 from genmnist.metrics.features import FeatureSpace
 from genmnist.metrics.frechet import statistics
@@ -158,20 +158,23 @@ def load_npz(path: str | Path, space: FeatureSpace) -> Stats:
         raise GenmnistError(f"{path}: mu must be (D,) and sigma (D, D); got {mu.shape} and "
                             f"{sigma.shape}")
     if saved_space is not None and saved_space != space.key:
-        raise GenmnistError(f"{path} holds statistics in feature space {saved_space}, not "
-                            f"{space.key} ({space.label}); pass the matching --features/--dims")
+        raise OptionError("{path} holds statistics in feature space {saved}, not {key} "
+                          "({label}); pass the matching {features}/{dims}", ("features", "dims"),
+                          path=path, saved=saved_space, key=space.key, label=space.label)
     if len(mu) != space.dims:
-        raise GenmnistError(f"{path} holds {len(mu)}-d statistics, but the feature space is "
-                            f"{space.label}; pass the matching --features/--dims")
+        raise OptionError("{path} holds {d}-d statistics, but the feature space is {label}; "
+                          "pass the matching {features}/{dims}", ("features", "dims"),
+                          path=path, d=len(mu), label=space.label)
     return Stats(str(path), n, mu, sigma)
 
 
 def check_npz_target(path: str | Path, force: bool) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
-        raise GenmnistError(f"--save-stats {path} must end in .npz")
+        raise OptionError("{save_stats} {path} must end in .npz", ("save_stats",), path=path)
     if path.is_dir() or (path.exists() and not force):
-        raise GenmnistError(f"{path} already exists; pass --force to overwrite it")
+        raise OptionError("{path} already exists; pass {force} to overwrite it", ("force",),
+                          path=path)
     return path
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import GenmnistError, OptionError
 from genmnist.images import INCOMPLETE_NAME, describe_unfinished, to_uint8, unfinished
 from genmnist.metrics.digits import digit_histogram, inception_score, normalized_entropy
 from genmnist.metrics.features import FeatureSpace, feature_space
@@ -83,9 +83,9 @@ def load_source(src: Source, space: FeatureSpace, data_dir=None, warn=None,
                             f"(use one of {', '.join(REFERENCES)})")
     left = unfinished(path)
     if left is not None:
-        raise GenmnistError(f"{describe_unfinished(path, left)}, so it is not scored; redo it "
-                            f"with --force (or delete {path / INCOMPLETE_NAME} to score what is "
-                            "there)")
+        raise OptionError("{what}, so it is not scored; redo it with {force} (or delete "
+                          "{marker} to score what is there)", ("force",),
+                          what=describe_unfinished(path, left), marker=path / INCOMPLETE_NAME)
     return stats_of_images(read_folder(path, warn, convert, space.progress), space, text)
 
 

@@ -40,8 +40,6 @@ class AE(GenerativeModel):
     latent_density = True
     has_prior = False
     prior_name = "none"
-    sampling_note = ("ae has no prior: its codes are drawn from a Gaussian mixture fitted "
-                     "(without labels) to the training-set codes after training")
 
     def __init__(self, config: AEConfig):
         super().__init__(config)

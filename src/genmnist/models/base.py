@@ -40,10 +40,6 @@ class GenerativeModel(nn.Module):
     players: ClassVar[tuple[str, ...]] = ("model",)
     conditional: ClassVar[bool] = False  # takes digit labels y
     has_encoder: ClassVar[bool] = False  # encode/decode exist, so reconstruct works
-    # Intra-op threads on a CPU: 2 ran every model 1.33-1.50x faster than 1 on a quiet 2-core
-    # machine (bench/speed.py, docs/performance.md). A model can lower it if it measures so.
-    cpu_threads: ClassVar[int] = 2
-    sampling_note: ClassVar[str] = ""  # said by `generate`, e.g. how the AE samples
     # A continuous code that a density can be fitted to after training (genmnist.samplers):
     # `encode` gives posterior means, `decode` maps codes back. `has_prior`: the model has a
     # prior of its own to sample from (an autoencoder has none).

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genmnist.errors import GenmnistError
+from genmnist.errors import PriorNotFitted
 from genmnist.models.base import GenerativeModel, OptimizerSpec, register
 from genmnist.models.pixelcnn import GatedPixelCNN
 
@@ -136,9 +136,7 @@ class VQVAE(GenerativeModel):
 
     def sample(self, n, y=None, generator=None):
         if not bool(self.prior_fitted):
-            raise GenmnistError("this vqvae checkpoint has no fitted PixelCNN prior yet (it is "
-                                "fitted after the last epoch); use the checkpoint of a finished "
-                                "`genmnist train vqvae` run")
+            raise PriorNotFitted(self.name, "PixelCNN")
         dev = self.codebook.weight.device
         return self.decode_codes(self.prior.sample(n, (7, 7), generator, dev))
 

@@ -1,5 +1,6 @@
-"""What a caller hands the trainer and gets back: the run's training config, the reporter it
-talks through, the extra evaluators it may pass, and the result."""
+"""What a caller hands the trainer and gets back: the run's training config (what the loop
+reads), the run's settings (what the caller chose about data and threads, recorded beside it),
+the reporter it talks through, the extra evaluators it may pass, and the result."""
 
 from __future__ import annotations
 
@@ -13,18 +14,14 @@ from genmnist.samplers import DEFAULT_COMPONENTS
 
 @dataclass
 class TrainConfig:
-    """Everything about a run that is not the model; saved in every checkpoint."""
+    """What the training loop reads, besides the model's config; saved in every checkpoint."""
 
     model: str
     epochs: int = 10
     batch_size: int = 128  # the global batch: split across the ranks under torchrun
     lr: float | None = None  # None: each player's default from its paper
     seed: int = 0
-    device: str = "auto"
-    subset: int | None = None  # train on the first N training images
     eval_size: int = 10000  # test images scored after each epoch
-    threads: int | None = None
-    data_dir: str | None = None
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (genmnist.precision)
     sampler_components: int = DEFAULT_COMPONENTS  # latent Gaussian mixture fitted at the end
     quality_every: int = 0  # score samples every K epochs (0: never; genmnist.quality)
@@ -36,6 +33,25 @@ class TrainConfig:
     # / 2 (Loshchilov & Hutter, "SGDR", ICLR 2017, one cycle without restarts), set per epoch
     # from its number, so resuming needs no scheduler state.
     lr_schedule: str = "constant"
+
+
+@dataclass
+class RunSettings:
+    """What the caller chose about this run that the loop never reads: which training images
+    (`subset`: the first N; the splits are loaded by the caller), where MNIST lives, and the
+    CPU threads. `fit` records them, with its device, in config.json and the checkpoint
+    ("run"), so a run says where it ran and a resumed run trains on the same images."""
+
+    subset: int | None = None
+    data_dir: str | None = None
+    threads: int | None = None
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> RunSettings:
+        """The settings a checkpoint recorded: under "run", or, in checkpoints written before
+        they moved there, in "train_config"."""
+        saved = ckpt.get("run") or ckpt.get("train_config") or {}
+        return cls(**{k: saved.get(k) for k in ("subset", "data_dir", "threads")})
 
 
 class Reporter:

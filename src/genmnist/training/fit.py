@@ -29,7 +29,7 @@ from genmnist.training.checks import (
     check_finite_test,
     check_finite_weights,
 )
-from genmnist.training.config import Evaluator, Reporter, TrainConfig, TrainResult
+from genmnist.training.config import Evaluator, Reporter, RunSettings, TrainConfig, TrainResult
 from genmnist.training.loop import Epoch, Loop, batch_starts, run_epoch, to_device
 from genmnist.training.meter import LossMeter
 from genmnist.training.run_folder import RunFolder
@@ -51,19 +51,22 @@ class Run:
     test_images: torch.Tensor  # on the device
     test_labels: torch.Tensor
     reporter: Reporter
+    record: dict[str, Any]  # how it runs (device, RunSettings), kept in the checkpoint
     evaluators: list[Evaluator] | tuple[Evaluator, ...] = ()
 
 
 def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir: Path,
         device: torch.device, reporter: Reporter | None = None,
         resume: dict[str, Any] | None = None, info: DistInfo | None = None,
-        evaluators: list[Evaluator] | tuple[Evaluator, ...] = ()) -> TrainResult:
+        evaluators: list[Evaluator] | tuple[Evaluator, ...] = (),
+        settings: RunSettings | None = None) -> TrainResult:
     """Train `tcfg.model` on `train`, scoring `test` after every epoch, writing into `run_dir`.
 
     With `resume` (a checkpoint of this run) training continues where it stopped and ends with
     the weights an uninterrupted run would have. Under torchrun every rank calls this with its
     `info` (the process group joined, `device` its own); only rank 0 reports and runs the
-    `evaluators` (see `Evaluator`)."""
+    `evaluators` (see `Evaluator`). `settings` are recorded with the device, not read."""
+    settings = settings or RunSettings()
     dist = Distributed(info or DistInfo(), device)
     folder = RunFolder(Path(run_dir))
     state = TrainingState.build(tcfg, model_config, device)
@@ -74,7 +77,8 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
         state.seed_rank_noise(tcfg.seed, dist, resume)
     run = start(tcfg, state, plan(tcfg, state, train, dist), folder, train, test,
                 reporter if reporter is not None and dist.is_main else Reporter(),
-                [*quality_evaluators(tcfg, train), *evaluators], resumed=resume is not None)
+                [*quality_evaluators(tcfg, train, settings.data_dir), *evaluators],
+                {"device": str(device), **asdict(settings)}, resumed=resume is not None)
     progress, loop = state.progress, run.loop
     with InterruptGuard() as stop:
         for number in range(progress.epoch + 1, tcfg.epochs + 1):
@@ -121,10 +125,11 @@ def plan(tcfg: TrainConfig, state: TrainingState, train: Split, dist: Distribute
                 binarize=tcfg.binarize)
 
 
-def run_config(tcfg: TrainConfig, model) -> dict[str, Any]:
+def run_config(tcfg: TrainConfig, model, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """What config.json records: the configs, with the values used rather than `null` for
     "the default": each player's optimizer settings, and the learning rate (one number, or one
-    per player where the papers' values differ)."""
+    per player where the papers' values differ); and how the run runs (`record`: device,
+    threads, data)."""
     specs = {p: model.optimizer_spec(p) for p in model.players}
     optimizers = {p: {"kind": s.kind, "lr": s.lr if tcfg.lr is None else tcfg.lr,
                       "betas": list(s.betas)} for p, s in specs.items()}
@@ -132,22 +137,24 @@ def run_config(tcfg: TrainConfig, model) -> dict[str, Any]:
     rates = {p: o["lr"] for p, o in optimizers.items()}
     train_config["lr"] = next(iter(rates.values())) if len(set(rates.values())) == 1 else rates
     return {"model": tcfg.model, "model_config": asdict(model.config),
-            "train_config": train_config, "optimizers": optimizers}
+            "train_config": train_config, "optimizers": optimizers,
+            **({"run": record} if record is not None else {})}
 
 
 def start(tcfg: TrainConfig, state: TrainingState, loop: Loop, folder: RunFolder, train: Split,
-          test: Split, reporter: Reporter, evaluators, resumed: bool) -> Run:
+          test: Split, reporter: Reporter, evaluators, record: dict[str, Any],
+          resumed: bool) -> Run:
     """The test images on the device, and the run folder prepared (rank 0): config.json, and
     metrics.jsonl rewritten from the checkpoint's history when resuming."""
     test = test.head(tcfg.eval_size)
     if tcfg.binarize:  # held-out terms on the binarised test set that likelihoods are reported on
         test = test.binarized()
     device, progress = state.device, state.progress
-    config = run_config(tcfg, state.model)
+    config = run_config(tcfg, state.model, record)
     loop.dist.on_main(lambda: folder.prepare(config, progress.history if resumed else None))
     result = TrainResult(folder.path, folder.checkpoint, list(progress.history))
     return Run(tcfg, state, loop, folder, result, train, to_device(test.images, device),
-               to_device(test.labels, device), reporter, evaluators)
+               to_device(test.labels, device), reporter, record, evaluators)
 
 
 def open_epoch(state: TrainingState, loop: Loop, number: int) -> tuple[Epoch, LossMeter]:
@@ -184,7 +191,7 @@ def save_snapshot(run: Run, epoch: Epoch, batch: int, meter: LossMeter) -> None:
     def save() -> None:
         check_finite_weights(state.model, epoch.number, folder.checkpoint, state.progress.epoch)
         state.progress.partial = snapshot
-        folder.save_checkpoint(state.checkpoint(run.tcfg, ranks))
+        folder.save_checkpoint(state.checkpoint(run.tcfg, ranks, run.record))
 
     run.loop.dist.on_main(save)
 
@@ -226,6 +233,6 @@ def end_epoch(run: Run, epoch: Epoch, train_terms: dict[str, float], seen: list[
     progress.epoch = number
     progress.history.append(record)
     progress.partial = None
-    folder.save_checkpoint(state.checkpoint(run.tcfg, ranks))
+    folder.save_checkpoint(state.checkpoint(run.tcfg, ranks, run.record))
     run.result.history.append({**record, "grid": kind})
     return record

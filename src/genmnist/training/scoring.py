@@ -68,9 +68,10 @@ def run_evaluators(model: GenerativeModel, epoch: int,
     return out
 
 
-def quality_evaluators(tcfg: TrainConfig, train: Split) -> list[Evaluator]:
+def quality_evaluators(tcfg: TrainConfig, train: Split,
+                       data_dir: str | None = None) -> list[Evaluator]:
     """`tcfg.quality_every` as an evaluator: the samples' quality (genmnist.quality) every K
-    epochs and at the last, under "quality" in the record."""
+    epochs and at the last, under "quality" in the record (MNIST's test set from `data_dir`)."""
     every = tcfg.quality_every
     if not every:
         return []
@@ -81,6 +82,6 @@ def quality_evaluators(tcfg: TrainConfig, train: Split) -> list[Evaluator]:
         from genmnist.quality import training_quality  # metrics: only when asked for
 
         return {"quality": training_quality(model, tcfg.quality_n, tcfg.seed, train,
-                                            tcfg.data_dir)}
+                                            data_dir)}
 
     return [quality]

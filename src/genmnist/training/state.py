@@ -132,12 +132,15 @@ class TrainingState:
         else:  # ints hash the same in every process (PYTHONHASHSEED only salts str and bytes)
             torch.manual_seed(hash((seed, rank, self.progress.step)) % 2**63)
 
-    def checkpoint(self, tcfg: TrainConfig, ranks: list[Any] | None) -> dict[str, Any]:
+    def checkpoint(self, tcfg: TrainConfig, ranks: list[Any] | None,
+                   run: dict[str, Any] | None = None) -> dict[str, Any]:
         """The whole checkpoint: names and configs (to rebuild the model) and this state.
-        Under torchrun `ranks` holds every rank's noise RNG; rank 0's own is as of now."""
+        Under torchrun `ranks` holds every rank's noise RNG; rank 0's own is as of now. `run`:
+        how the run runs (device, `RunSettings`), kept for the user and for resume."""
         state = self.state_dict()
         if ranks is not None:
             state["rng"]["ranks"] = [{k: v for k, v in state["rng"].items() if k != "shuffle"},
                                      *ranks[1:]]
         return {"model": tcfg.model, "model_config": asdict(self.model.config),
-                "train_config": asdict(tcfg), **state}
+                "train_config": asdict(tcfg), **({"run": run} if run is not None else {}),
+                **state}
