@@ -24,6 +24,7 @@ class ConvVAEConfig:
     channels: int = 16
     hidden: int = 256
     beta: float = 1.0
+    iwae_k: int = 1  # > 1: train on the IWAE bound with this many draws (Burda et al. 2016)
 
 
 @register
@@ -51,6 +52,7 @@ class CondVAEConfig:
     channels: int = 16
     hidden: int = 256
     beta: float = 1.0
+    iwae_k: int = 1  # > 1: train on the IWAE bound with this many draws (Burda et al. 2016)
     num_classes: int = 10
 
 

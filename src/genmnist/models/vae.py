@@ -28,6 +28,7 @@ class VAEConfig:
     latent_dim: int = 20
     hidden: int = 400
     beta: float = 1.0
+    iwae_k: int = 1  # > 1: train on the IWAE bound with this many draws (Burda et al. 2016)
 
 
 class VAEBase(GenerativeModel):
@@ -42,6 +43,9 @@ class VAEBase(GenerativeModel):
         raise NotImplementedError
 
     def loss(self, x, y=None, player="model"):
+        k = getattr(self.config, "iwae_k", 1)
+        if k > 1:
+            return self._iwae_loss(x, y, k)
         b = x.shape[0]
         mu, logvar = self._encode(x, y)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
@@ -51,10 +55,23 @@ class VAEBase(GenerativeModel):
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / b
         return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
 
+    def _iwae_loss(self, x, y, k: int):
+        """The IWAE objective (Burda et al. 2016, eq. 8): -L_k, k draws per image; recon and
+        kl are the single-draw ELBO's terms averaged over the draws (kl by Monte Carlo)."""
+        log_px_z, log_prior_ratio = self._log_weight_terms(x, y, k, None)
+        log_w = log_px_z + self.config.beta * log_prior_ratio
+        bound = torch.logsumexp(log_w, 0) - math.log(k)
+        return {"loss": -bound.mean(), "recon": -log_px_z.mean(), "kl": -log_prior_ratio.mean()}
+
     def log_weights(self, x, y=None, k: int = 1, generator=None) -> torch.Tensor:
         """log p(x|z) + log p(z) - log q(z|x) for `k` draws z ~ q(z|x) per image: (k, n), in
         nats. Batched over the draws: the decoder sees k*n codes at once. Noise is drawn on the
         CPU from `generator`, so a seed gives the same estimate on every device."""
+        log_px_z, log_prior_ratio = self._log_weight_terms(x, y, k, generator)
+        return log_px_z + log_prior_ratio
+
+    def _log_weight_terms(self, x, y, k: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p(x|z), log p(z) - log q(z|x)), each (k, n), for k draws z ~ q(z|x)."""
         n = x.shape[0]
         mu, logvar = self._encode(x, y)
         eps = torch.randn(k, *mu.shape, generator=generator).to(mu.device)
@@ -63,10 +80,9 @@ class VAEBase(GenerativeModel):
         logits = self._decode_logits(z.reshape(k * n, -1), yk).reshape(k, n, -1)
         log_px_z = -F.binary_cross_entropy_with_logits(
             logits, x.reshape(1, n, -1).expand_as(logits), reduction="none").sum(-1)
-        half_log_2pi = 0.5 * math.log(2 * math.pi)
-        log_pz = (-0.5 * z.pow(2) - half_log_2pi).sum(-1)
-        log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - half_log_2pi).sum(-1)
-        return log_px_z + log_pz - log_qz
+        # log N(z; 0, I) - log N(z; mu, sigma^2): the 2 pi terms cancel
+        log_prior_ratio = (-0.5 * z.pow(2) + 0.5 * eps.pow(2) + 0.5 * logvar).sum(-1)
+        return log_px_z, log_prior_ratio
 
     def encode(self, x, y=None):
         return self._encode(x, y)[0]
