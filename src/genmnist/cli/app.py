@@ -14,6 +14,7 @@ from genmnist import __version__
 from genmnist.cli.wording import explain
 from genmnist.errors import GenmnistError, QuietError
 from genmnist.interrupt import clear_pending, terminate_as_interrupt
+from genmnist.runtime import flush_denormals
 
 
 class _Interrupted(Exception):
@@ -31,6 +32,7 @@ class OneLineErrors(TyperGroup):
             raise _Interrupted() from e
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        flush_denormals()  # the process's arithmetic, before any worker thread starts
         try:
             with terminate_as_interrupt():  # SIGTERM (timeout, schedulers) acts as Ctrl-C
                 rv = super().main(args=args, prog_name=prog_name or "genmnist",
