@@ -133,3 +133,57 @@ def test_one_core_or_a_one_thread_model_has_nothing_to_choose(monkeypatch):
     assert thread_policy(None, 2, set_threads=lambda n: None).candidates == [1]
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     assert thread_policy(None, 1, set_threads=lambda n: None).candidates == [1]
+
+
+def test_without_measuring_the_default_is_fixed(monkeypatch):
+    for var in ("GENMNIST_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    p = thread_policy(None, 2, measure=False, set_threads=lambda n: None)
+    assert p.candidates == [2] and not p.adaptive
+
+
+def test_a_real_run_records_its_choice_in_metrics(tmp_path):
+    """One real epoch of vae on 20000 images (156 batches, about a second on a 2-core CPU, where
+    the two probes need half a second): metrics.jsonl says which count was measured best, and
+    the progress output said so. A slower machine only lengthens the epoch."""
+    import json
+
+    import torch
+
+    from helpers import cli
+
+    before = torch.get_num_threads()
+    try:
+        r = cli("train", "vae", "--epochs", "1", "--subset", "20000", "--out", tmp_path,
+                "--name", "run", "--device", "cpu")
+    finally:
+        torch.set_num_threads(before)
+    assert r.exit_code == 0, r.output
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    threads = record["threads"]
+    assert threads["measured"] is True and threads["threads"] in (1, 2)
+    first = threads["changes"][0]
+    assert first["reason"] == "start" and first["was"] is None
+    assert set(first["images_per_sec"]) == {"1", "2"}
+    assert threads["threads"] == threads["changes"][-1]["threads"]
+    assert f"threads: {first['threads']} at " in r.output
+    assert "1 or 2 threads, measured" in r.output
+
+
+def test_a_set_count_is_recorded_as_not_measured(tmp_path):
+    import json
+    import os
+
+    from helpers import tiny_vae_run  # --threads is not given: GENMNIST_THREADS is
+
+    old = os.environ.get("GENMNIST_THREADS")
+    os.environ["GENMNIST_THREADS"] = "1"
+    try:
+        run = tiny_vae_run(tmp_path)
+    finally:
+        os.environ.pop("GENMNIST_THREADS") if old is None else os.environ.update(
+            GENMNIST_THREADS=old)
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["threads"] == {"threads": 1, "measured": False, "probes": 0, "changes": []}
+    assert json.loads((run / "config.json").read_text())["train_config"]["threads"] == 1

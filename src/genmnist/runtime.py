@@ -51,16 +51,19 @@ def user_threads(threads: int | None) -> int | None:
     return None
 
 
-def thread_policy(threads: int | None, model_default: int = 2, **kwargs) -> ThreadPolicy:
-    """The run's thread policy: the count the user set (`user_threads`), fixed; else measured
+def thread_policy(threads: int | None, model_default: int = 2, measure: bool = True,
+                  **kwargs) -> ThreadPolicy:
+    """The work's thread policy: the count the user set (`user_threads`), fixed; else measured
     while the work runs between 1 and `model_default` threads, never more than the cores
-    (genmnist.threads). `kwargs` go to `ThreadPolicy` (probe lengths, a fake clock)."""
+    (genmnist.threads) -- or, without `measure`, `model_default` fixed. `kwargs` go to
+    `ThreadPolicy` (probe lengths, a fake clock)."""
     chosen = user_threads(threads)
-    if chosen is not None:
-        if chosen < 1:
-            raise SettingError("threads", chosen, "is too few: give at least 1")
-        return fixed(chosen, **kwargs)
-    return ThreadPolicy({1, max(1, min(model_default, os.cpu_count() or 1))}, **kwargs)
+    if chosen is not None and chosen < 1:
+        raise SettingError("threads", chosen, "is too few: give at least 1")
+    most = max(1, min(model_default, os.cpu_count() or 1))
+    if chosen is not None or not measure:
+        return fixed(chosen or most, **kwargs)
+    return ThreadPolicy({1, most}, **kwargs)
 
 
 def choose_threads(threads: int | None, model_default: int = 1) -> int:
