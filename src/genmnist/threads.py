@@ -58,7 +58,8 @@ class ThreadPolicy:
         self._queue: list[int] = []  # candidates still to time in the current probe
         self._reason = "start"
         self._taken = 0  # events already handed out by take_events
-        self._skip = warmup  # the first batches of a run are slow too (allocations)
+        self._skip = warmup
+        self._first = True  # the run's first batch pays its start-up: it never counts
         self._set(self.threads)
         if self.adaptive:
             self._start_probe("start")
@@ -81,6 +82,10 @@ class ThreadPolicy:
         if not self.adaptive:
             return None
         seconds = self._clock() - self._since
+        if self._first:
+            self._first = False
+            self.resume()
+            return None
         if self._skip > 0:
             self._skip -= 1
             if seconds < self.probe_s:  # a warm-up batch of a freshly set count: not counted
