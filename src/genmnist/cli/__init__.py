@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from genmnist._omp import choose_wait_policy
 
-# The entry point's process policy, chosen before anything imports torch: spinning OpenMP
-# threads collapse on a busy CPU (see _omp.py). Library users keep their own environment.
+# The entry point's OpenMP spin, set before anything imports torch (libgomp reads it once, when
+# it loads): a moderate spin, measured (see _omp.py). Library users keep their own environment.
 choose_wait_policy()
 
 # Commands register themselves on `app`; imported in the order `--help` lists them.
