@@ -187,3 +187,32 @@ def test_a_set_count_is_recorded_as_not_measured(tmp_path):
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert record["threads"] == {"threads": 1, "measured": False, "probes": 0, "changes": []}
     assert json.loads((run / "config.json").read_text())["train_config"]["threads"] == 1
+
+
+def test_the_wait_policy_is_read_when_libgomp_loads():
+    """Why the policy changes thread counts, not the wait policy: OMP_WAIT_POLICY=ACTIVE set
+    after `import torch` leaves an idle OpenMP worker asleep (no CPU burnt while the main thread
+    sleeps); set before, it spins. Measured in CPU seconds of the process, not wall time."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import os, resource, sys, time
+if sys.argv[1] == "before": os.environ["OMP_WAIT_POLICY"] = "ACTIVE"
+import torch
+if sys.argv[1] == "after": os.environ["OMP_WAIT_POLICY"] = "ACTIVE"
+torch.set_num_threads(2)
+x = torch.randn(4_000_000)
+for _ in range(20): x.add_(1.0)
+r0 = resource.getrusage(resource.RUSAGE_SELF); time.sleep(0.5)
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    burnt = {w: float(subprocess.run([sys.executable, "-c", code, w], env=env, check=True,
+                                     capture_output=True, text=True).stdout)
+             for w in ("before", "after")}
+    assert burnt["after"] < 0.1
+    if burnt["before"] < 0.1:  # a machine with one core, or a torch without libgomp
+        pytest.skip(f"no spinning worker to see here: {burnt}")
