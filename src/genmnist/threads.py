@@ -50,7 +50,7 @@ class ThreadPolicy:
         self.watch_s, self.drift = watch_s, drift
         self.recheck_s, self.max_recheck_s = recheck_s, max_recheck_s
         self.threads = self.candidates[-1]  # the largest (the model's default) until measured
-        self.events: list[dict[str, Any]] = []  # decisions; the caller may take and clear them
+        self.events: list[dict[str, Any]] = []  # every change of count (take_events: the new ones)
         self.probes = 0
         self._t0 = clock()
         self._interval = recheck_s
