@@ -12,9 +12,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from genmnist._omp import choose_wait_policy
-
-choose_wait_policy()  # first, as the CLI does: OpenMP's wait policy before torch loads
 import torch
 
 from genmnist.data import load_mnist

@@ -14,7 +14,7 @@ Prints one table per section (markdown, ready for docs/performance.md):
      Inception path (reference statistics cached) against `python -m pytorch_fid` on the same
      folders. No real Inception weights are needed to time it: a random-weight file of the same
      network goes into a temporary torch hub cache that both programs read.
-genmnist's parts run as the CLI does, with OMP_WAIT_POLICY=PASSIVE; the reference loop runs in
+genmnist's parts run as the CLI does, with OpenMP's defaults; the reference loop runs in
 a subprocess with the environment a user has (the policy unset, default threads).
 Set GENMNIST_DATA to the MNIST folder (default ../shared/data).
 """
@@ -34,11 +34,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 os.environ.setdefault("GENMNIST_DATA", str(REPO.parent / "shared" / "data"))
 REFERENCE_MODE = "--reference-loop" in sys.argv
-if not REFERENCE_MODE:
-    from genmnist._omp import choose_wait_policy
-
-    choose_wait_policy()  # first, as the CLI does: OpenMP's wait policy before torch loads
-
 import torch
 import torch.nn.functional as F
 from torch import nn

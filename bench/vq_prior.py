@@ -14,9 +14,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from genmnist._omp import choose_wait_policy
-
-choose_wait_policy()  # first, as the CLI does: OpenMP's wait policy before torch loads
 import torch
 
 from genmnist.checkpoint import load_model

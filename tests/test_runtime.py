@@ -1,39 +1,11 @@
-"""Thread and OpenMP-policy choices (src/genmnist/_omp.py, runtime.py)."""
+"""Thread and device choices (runtime.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from genmnist import _omp
 from genmnist.errors import GenmnistError
 from genmnist.runtime import choose_threads, resolve_device
-
-
-@pytest.mark.parametrize("others, cores, expected", [
-    (0.0, 2, None),        # idle 2-core machine: let the threads spin
-    (0.4, 2, None),
-    (1.0, 2, "PASSIVE"),   # one other busy task already holds a core we need
-    (3.0, 16, None),       # a big machine has room for our two threads
-    (15.0, 16, "PASSIVE"),
-])
-def test_passive_only_when_other_tasks_fill_the_cores(monkeypatch, others, cores, expected):
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.setattr(_omp, "other_runnable_tasks", lambda samples=5: others)
-    monkeypatch.setattr(_omp.os, "cpu_count", lambda: cores)
-    assert _omp.choose_wait_policy(threads=2) == expected
-    import os
-    assert os.environ.get("OMP_WAIT_POLICY") == expected
-
-
-def test_a_users_wait_policy_wins(monkeypatch):
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    monkeypatch.setattr(_omp, "other_runnable_tasks", lambda samples=5: 99.0)
-    assert _omp.choose_wait_policy() == "ACTIVE"
-
-
-def test_runnable_tasks_are_read_on_linux():
-    others = _omp.other_runnable_tasks(samples=2)
-    assert others is None or others >= 0
 
 
 def test_threads_default_env_and_bounds(monkeypatch):

@@ -6,22 +6,18 @@ the application and its one-line errors; wording.py how the core's typed errors 
 
 from __future__ import annotations
 
-from genmnist._omp import choose_wait_policy
-
-# The entry point's process policy, chosen before anything imports torch: spinning OpenMP
-# threads collapse on a busy CPU (see _omp.py). Library users keep their own environment.
-choose_wait_policy()
-
 # Commands register themselves on `app`; imported in the order `--help` lists them.
-from genmnist.cli.app import app  # noqa: E402,I001
-from genmnist.cli import train as _train  # noqa: E402
-from genmnist.cli import sample as _sample  # noqa: E402
-from genmnist.cli import sampler as _sampler  # noqa: E402
-from genmnist.cli import fid as _fid  # noqa: E402
-from genmnist.cli import nll as _nll  # noqa: E402
-from genmnist.cli import data as _data  # noqa: E402
-from genmnist.cli import latent as _latent  # noqa: E402
-from genmnist.cli import benchmark as _benchmark  # noqa: E402
+# isort: off
+from genmnist.cli.app import app
+from genmnist.cli import train as _train
+from genmnist.cli import sample as _sample
+from genmnist.cli import sampler as _sampler
+from genmnist.cli import fid as _fid
+from genmnist.cli import nll as _nll
+from genmnist.cli import data as _data
+from genmnist.cli import latent as _latent
+from genmnist.cli import benchmark as _benchmark
+# isort: on
 
 del _train, _sample, _sampler, _fid, _nll, _data, _latent, _benchmark
 __all__ = ["app", "main"]

@@ -17,9 +17,9 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 DEVICE_HELP = "Where to compute: auto (CUDA, then MPS, then CPU), cpu, cuda or mps."
-THREADS_HELP = ("CPU threads for torch [default: $GENMNIST_THREADS, else $OMP_NUM_THREADS, else "
-                "2, the measured best for every model on a 2-core CPU; see "
-                "docs/performance.md].")
+THREADS_HELP = ("CPU threads for torch, fixed [default: $GENMNIST_THREADS, else "
+                "$OMP_NUM_THREADS, else measured while it runs: 1 or 2, whichever is faster "
+                "now, re-checked as the load changes; see docs/performance.md].")
 RUNS_DIR = Path("runs")
 
 

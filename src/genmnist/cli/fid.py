@@ -30,6 +30,7 @@ from typer.core import TyperCommand
 
 from genmnist.cli.app import app
 from genmnist.cli.common import console, data_dir_option, device_option, err_console, positive
+from genmnist.cli.progress import threads_text
 from genmnist.cli.sample import SamplerChoice, sampler_option
 from genmnist.cli.wording import explain, sampling_note
 from genmnist.errors import GenmnistError
@@ -39,7 +40,7 @@ from genmnist.metrics.generator import generator_stats, is_checkpoint
 from genmnist.metrics.kid import KID_SUBSET_SIZE, KID_SUBSETS
 from genmnist.metrics.reference import Stats, check_npz_target, save_npz
 from genmnist.metrics.score import METRICS, load_source, parse_metrics, score
-from genmnist.runtime import choose_threads, resolve_device
+from genmnist.runtime import resolve_device, thread_policy
 
 
 class Features(str, Enum):
@@ -240,9 +241,9 @@ def fid(
                                    "MNIST classifier calls D."),
     threads: int = typer.Option(None, "--threads", min=1, show_default=False,
                                 help="CPU threads for torch [default: $GENMNIST_THREADS, else "
-                                     "$OMP_NUM_THREADS, else 1 "
-                                     "for mnist features (measured fastest: small ops), all "
-                                     "cores for inception]."),
+                                     "$OMP_NUM_THREADS, else measured while it runs: 1 "
+                                     "or all cores, whichever computes features faster "
+                                     "(docs/performance.md)]."),
 ) -> None:
     """Score SAMPLES against REFERENCE: FID, KID, precision/recall, IS and digit coverage.
 
@@ -264,10 +265,12 @@ def fid(
         raise GenmnistError(f"--stats-only scores nothing, so REFERENCE {reference} is not "
                             "used; drop it, or drop --stats-only to score")
     dev = resolve_device(device)
-    # one thread: 10.7-14 s vs 16-17 s with two for 10000 samples on the loaded 2-core box
-    choose_threads(threads, 1 if features is Features.mnist else (os.cpu_count() or 1))
+    # Measured while it runs: one thread was faster for MNIST features on a loaded 2-core box
+    # (10.7-14 s vs 16-17 s for 10000 samples), two on a quiet one (genmnist.threads).
+    policy = thread_policy(threads, os.cpu_count() or 1, measure=dev.type == "cpu",
+                           probe_s=0.1, min_batches=2)
     space = feature_space(features.value, dims, dev, classifier, inception_weights)
-    space.batch_size = batch_size
+    space.batch_size, space.threads = batch_size, policy
     if save_stats is not None:
         check_npz_target(save_stats, force)  # before minutes of work, not after
     warnings: list[str] = []
@@ -300,6 +303,8 @@ def fid(
         result["conditional_accuracy"] = result["digit_histogram"][digit]
         result["intended_digit"] = digit
     result["warnings"] = warnings
+    result["threads"] = {"threads": policy.threads, "measured": policy.adaptive,
+                         "changes": policy.take_events()}
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))  # strict JSON: no NaN, no Infinity
         return
@@ -311,6 +316,8 @@ def fid(
                       f"samples the MNIST classifier calls {digit}, the digit they were made for")
     if save_stats is not None:
         console.print(f"statistics of {stats.source} ({space.label}) saved to {save_stats}")
+    for event in result["threads"]["changes"]:
+        console.print(threads_text(event))
     console.print(f"[{result['seconds']:.1f}s]")
 
 

@@ -23,12 +23,15 @@ from genmnist.cli.common import (
     positive,
     threads_option,
 )
+from genmnist.cli.progress import threads_text
 from genmnist.cli.wording import explain, sampling_note
 from genmnist.data import load_mnist
 from genmnist.errors import GenmnistError
 from genmnist.fileio import check_can_create
 from genmnist.images import describe_unfinished, output_folder, save_grid, unfinished
 from genmnist.interrupt import GenerationInterrupted
+from genmnist.recipes import recipe_for
+from genmnist.runtime import thread_policy
 from genmnist.samplers import describe, resolve_sampler
 from genmnist.sampling import (
     check_digit,
@@ -139,7 +142,11 @@ def generate(
     if grid is not None:
         output_file(grid, force)
     t0 = time.perf_counter()
-    model, _, _, path = open_model(checkpoint, device, threads)
+    model, _, dev, path = open_model(checkpoint, device, threads)
+    # measured over the batches as it samples (genmnist.threads), as `train` does
+    policy = thread_policy(threads, recipe_for(model.name).cpu_threads,
+                           measure=dev.type == "cpu", probe_s=0.1,
+                           min_batches=2)
     chosen = resolve_sampler(model, sampler.value)
     check_digit(model, digit)  # every check before output_folder, which may delete old images
     if note := sampling_note(model):
@@ -156,9 +163,10 @@ def generate(
             with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
                           TimeRemainingColumn(), console=console, transient=True) as bar:
                 task = bar.add_task("generate", total=n)
+                policy.resume()
                 count = generate_to_folder(
                     model, n, folder, seed=seed, digit=digit, batch_size=batch_size,
-                    on_batch=lambda b: bar.advance(task, b),
+                    on_batch=lambda b: (bar.advance(task, b), policy.step(b)),
                     workers=default_workers(n) if workers is None else workers,
                     sampler=chosen, inspect=judge)
         except GenerationInterrupted as stop:
@@ -175,6 +183,8 @@ def generate(
                   f"{chosen.kind if chosen else 'prior'}")
     if judge is not None:
         console.print(judge.summary())
+    for event in policy.take_events():
+        console.print(threads_text(event))
 
 
 def _stopped(what: str, folder: Path, redo: str, code: int) -> None:

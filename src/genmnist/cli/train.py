@@ -37,7 +37,7 @@ from genmnist.models import MODELS, make_config, parse_settings
 from genmnist.precision import PRECISIONS, resolve_precision
 from genmnist.recipes import recipe_for
 from genmnist.resume import plan_resume
-from genmnist.runtime import choose_threads, resolve_device
+from genmnist.runtime import resolve_device, thread_policy
 from genmnist.training import Reporter, RunSettings, TrainConfig, fit
 
 ModelName = Enum("ModelName", {name: name for name in MODELS}, type=str)
@@ -248,12 +248,14 @@ def train(
 def _train(tcfg: TrainConfig, settings: RunSettings, model_config, ckpt, run_dir: Path, dev,
            info: DistInfo, precision: str) -> None:
     """Train on this process's device and report (rank 0 only under torchrun); `settings`
-    holds the --threads given (None: the default), and then the threads chosen."""
+    holds the --threads given (None: the default), and then the count used (None: measured)."""
     default = recipe_for(tcfg.model).cpu_threads
-    # Under torchrun on CPU the local processes share the cores instead of each taking all.
-    n_threads = choose_threads(settings.threads,
-                               min(default, distributed.default_threads(info) or default))
-    settings.threads, tcfg.precision = n_threads, precision
+    # Under torchrun on CPU the local processes share the cores instead of each taking all;
+    # on one CPU process the thread count is measured while it trains (genmnist.threads).
+    shared = distributed.default_threads(info)
+    policy = thread_policy(settings.threads, min(default, shared or default),
+                           measure=dev.type == "cpu" and not info.enabled)
+    settings.threads, tcfg.precision = None if policy.adaptive else policy.threads, precision
     train_split, test_split = load_splits(settings, info)
     out = console if info.is_main else Console(quiet=True)
     start = f"-> {run_dir}"
@@ -266,15 +268,17 @@ def _train(tcfg: TrainConfig, settings: RunSettings, model_config, ckpt, run_dir
     per = min(tcfg.batch_size, len(train_split)) // info.world
     split = f" ({per} per process)" if info.enabled else ""
     pixels = "dynamically binarised " if tcfg.binarize else ""
+    counts = " or ".join(map(str, policy.candidates))
+    how = f"{counts} threads, measured" if policy.adaptive else f"{policy.threads} threads"
     out.print(f"[bold]{tcfg.model}[/] on {len(train_split)} {pixels}images, {where}"
-              f"{f', {n_threads} threads' if dev.type == 'cpu' else ''}, {precision}, "
+              f"{f', {how}' if dev.type == 'cpu' else ''}, {precision}, "
               f"batch {tcfg.batch_size}{split}, {tcfg.epochs} epochs {start}")
     t0 = time.perf_counter()
     shown = RichReporter(out) if info.is_main else contextlib.nullcontext(Reporter())
     try:
         with shown as reporter:
             result = fit(tcfg, model_config, train_split, test_split, run_dir, dev, reporter,
-                         resume=ckpt, info=info, settings=settings)
+                         resume=ckpt, info=info, settings=settings, threads=policy)
     except TrainingInterrupted as stop:  # every rank stops at the same batch
         if info.is_main:
             sys.stderr.write(f"genmnist: interrupted {stop.where}, checkpoint saved; resume "

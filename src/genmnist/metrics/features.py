@@ -19,6 +19,7 @@ import torch
 from genmnist.errors import GenmnistError, OptionError
 from genmnist.metrics import classifier as clf
 from genmnist.metrics import inception
+from genmnist.threads import ThreadPolicy
 
 SPACES = ("mnist", "inception")
 BATCH_SIZE = {"mnist": 500, "inception": 50}  # inception: pytorch-fid's --batch-size default
@@ -33,6 +34,7 @@ class FeatureSpace:
     inception_weights: Path | None = None
     batch_size: int | None = None  # images per forward pass [default: BATCH_SIZE[name]]
     progress: Callable[[str, int, int], None] | None = None  # (what, done, total) per batch
+    threads: ThreadPolicy | None = None  # told every batch; may change torch's thread count
     _classifier: object = field(default=None, repr=False)
     _inception: object = field(default=None, repr=False)
     _classifier_meta: dict = field(default_factory=dict, repr=False)
@@ -74,6 +76,8 @@ class FeatureSpace:
             self._inception = inception.build_inception(self.dims, self.inception_weights,
                                                         self.device)
         feats, probs = [], []
+        if self.threads is not None:
+            self.threads.resume()  # reading files or loading the network does not count
         for i in range(0, len(images), bs):
             if self.name == "mnist":
                 f, p = clf.classify(self.classifier(), images[i:i + bs], batch_size=bs)
@@ -81,6 +85,8 @@ class FeatureSpace:
             else:
                 f = inception.inception_features(self._inception, images[i:i + bs], bs)
             feats.append(f)
+            if self.threads is not None:
+                self.threads.step(len(f))
             if self.progress is not None:
                 self.progress(f"{self.name} features of {what}", min(i + bs, len(images)),
                               len(images))

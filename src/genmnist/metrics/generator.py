@@ -40,10 +40,14 @@ def generator_stats(path: str | Path, n: int, seed: int, space: FeatureSpace,
         loaded(model)
 
     done = 0
+    if space.threads is not None:
+        space.threads.resume()
 
     def advance(b: int) -> None:
         nonlocal done
         done += b
+        if space.threads is not None:
+            space.threads.step(b)
         if space.progress is not None:
             space.progress(f"sampling {path}", done, n)
 

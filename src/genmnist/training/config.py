@@ -65,6 +65,9 @@ class Reporter:
 
     def message(self, text: str) -> None: ...
 
+    def threads_changed(self, event: dict[str, Any]) -> None:
+        """The thread policy chose a count (genmnist.threads: its event dict)."""
+
 
 # An extra score at an epoch's end, on rank 0: called as `evaluator(model, epoch)` with the
 # model in eval mode and the RNG forked (so scoring never changes the training run); the dict

@@ -24,6 +24,7 @@ from genmnist.data import Split
 from genmnist.distributed import DistInfo, Distributed
 from genmnist.errors import BatchTooSmall, ResumeMismatch
 from genmnist.interrupt import InterruptGuard, TrainingInterrupted
+from genmnist.threads import ThreadPolicy
 from genmnist.training.checks import (
     check_finite_terms,
     check_finite_test,
@@ -59,13 +60,16 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
         device: torch.device, reporter: Reporter | None = None,
         resume: dict[str, Any] | None = None, info: DistInfo | None = None,
         evaluators: list[Evaluator] | tuple[Evaluator, ...] = (),
-        settings: RunSettings | None = None) -> TrainResult:
+        settings: RunSettings | None = None,
+        threads: ThreadPolicy | None = None) -> TrainResult:
     """Train `tcfg.model` on `train`, scoring `test` after every epoch, writing into `run_dir`.
 
     With `resume` (a checkpoint of this run) training continues where it stopped and ends with
     the weights an uninterrupted run would have. Under torchrun every rank calls this with its
     `info` (the process group joined, `device` its own); only rank 0 reports and runs the
-    `evaluators` (see `Evaluator`). `settings` are recorded with the device, not read."""
+    `evaluators` (see `Evaluator`). `settings` are recorded with the device, not read. A
+    `threads` policy is told every batch's images and may change torch's thread count
+    (genmnist.threads); each epoch's record says what it chose."""
     settings = settings or RunSettings()
     dist = Distributed(info or DistInfo(), device)
     folder = RunFolder(Path(run_dir))
@@ -75,7 +79,9 @@ def fit(tcfg: TrainConfig, model_config: Any, train: Split, test: Split, run_dir
         state.progress.history = folder.history(resume)
     if dist.enabled:
         state.seed_rank_noise(tcfg.seed, dist, resume)
-    run = start(tcfg, state, plan(tcfg, state, train, dist), folder, train, test,
+    loop = plan(tcfg, state, train, dist)
+    loop.threads = threads
+    run = start(tcfg, state, loop, folder, train, test,
                 reporter if reporter is not None and dist.is_main else Reporter(),
                 [*quality_evaluators(tcfg, train, settings.data_dir), *evaluators],
                 {"device": str(device), **asdict(settings)}, resumed=resume is not None)
@@ -210,6 +216,14 @@ def close_epoch(run: Run, epoch: Epoch, meter: LossMeter, check) -> dict[str, An
     return done() if dist.is_main else None
 
 
+def threads_record(policy: ThreadPolicy | None) -> dict[str, Any]:
+    """The epoch's thread count at its end, whether it was measured, and the changes made."""
+    if policy is None:
+        return {}
+    return {"threads": {"threads": policy.threads, "measured": policy.adaptive,
+                        "probes": policy.probes, "changes": policy.take_events()}}
+
+
 def end_epoch(run: Run, epoch: Epoch, train_terms: dict[str, float], seen: list[int],
               ranks: list[Any] | None) -> dict[str, Any]:
     """Rank 0: fit the sampler (last epoch), score, draw, log and save the epoch."""
@@ -225,7 +239,7 @@ def end_epoch(run: Run, epoch: Epoch, train_terms: dict[str, float], seen: list[
     record = {"epoch": number, "seconds": round(epoch.seconds, 3),
               "images_per_sec": round(len(loop.starts) * loop.batch_size / epoch.seconds, 1),
               "train": train_terms, "test": test_terms,
-              "world_size": loop.dist.world, "rank_images": seen,
+              "world_size": loop.dist.world, "rank_images": seen, **threads_record(loop.threads),
               **run_evaluators(model, number, run.evaluators)}
     grid, kind = picture(model, run.tcfg.seed, run.test_images)
     folder.save_grid(number, grid)

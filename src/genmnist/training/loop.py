@@ -22,6 +22,7 @@ from torch import nn
 
 from genmnist.distributed import Distributed
 from genmnist.precision import autocast
+from genmnist.threads import ThreadPolicy
 from genmnist.training.config import Reporter
 from genmnist.training.meter import LossMeter
 
@@ -83,6 +84,7 @@ class Loop:
     precision: str = "fp32"
     check_every_batch: bool = False  # read the loss (NaN guard, Ctrl-C) after every batch
     binarize: bool = False  # draw each batch's pixels as Bernoulli of their grey level
+    threads: ThreadPolicy | None = None  # told every batch; may change torch's thread count
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.images[idx]
@@ -140,6 +142,8 @@ def run_epoch(loop: Loop, epoch: Epoch, step: int, meter: LossMeter, reporter: R
     The loss is read (an all-reduce under torchrun, so the ranks agree on NaNs and Ctrl-C) every
     SHOW_EVERY batches and at the end, or after every batch with `loop.check_every_batch`."""
     last, t0 = len(loop.starts) - 1, time.perf_counter() - epoch.seconds
+    if loop.threads is not None:
+        loop.threads.resume()  # the scoring and saving since the last epoch do not count
     for b in range(epoch.first, last + 1):
         s = loop.starts[b]
         idx = loop.dist.shard(epoch.perm[s:s + loop.batch_size])
@@ -147,6 +151,8 @@ def run_epoch(loop: Loop, epoch: Epoch, step: int, meter: LossMeter, reporter: R
         epoch.seen += len(idx)
         train_step(loop, x, y, loop.trainee.schedule(step), meter)
         step += 1
+        if loop.threads is not None and (change := loop.threads.step(len(idx))) is not None:
+            reporter.threads_changed(change)
         shown = b % SHOW_EVERY == SHOW_EVERY - 1 or b == last
         means, agreed = None, False
         if shown or loop.check_every_batch:
