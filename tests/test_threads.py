@@ -186,7 +186,7 @@ def test_a_set_count_is_recorded_as_not_measured(tmp_path):
             GENMNIST_THREADS=old)
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert record["threads"] == {"threads": 1, "measured": False, "probes": 0, "changes": []}
-    assert json.loads((run / "config.json").read_text())["train_config"]["threads"] == 1
+    assert json.loads((run / "config.json").read_text())["run"]["threads"] == 1  # RunSettings
 
 
 def test_the_wait_policy_is_read_when_libgomp_loads():
