@@ -36,7 +36,7 @@ from genmnist.training.meter import LossMeter
 from genmnist.training.run_folder import RunFolder
 from genmnist.training.sampler import fit_after_training
 from genmnist.training.scoring import evaluate, picture, quality_evaluators, run_evaluators
-from genmnist.training.state import TrainingState
+from genmnist.training.state import TrainingState, learning_rate
 
 
 @dataclass
@@ -137,7 +137,7 @@ def run_config(tcfg: TrainConfig, model, record: dict[str, Any] | None = None) -
     per player where the papers' values differ); and how the run runs (`record`: device,
     threads, data)."""
     specs = {p: model.optimizer_spec(p) for p in model.players}
-    optimizers = {p: {"kind": s.kind, "lr": s.lr if tcfg.lr is None else tcfg.lr,
+    optimizers = {p: {"kind": s.kind, "lr": learning_rate(s, tcfg.lr),
                       "betas": list(s.betas)} for p, s in specs.items()}
     train_config = asdict(tcfg)
     rates = {p: o["lr"] for p, o in optimizers.items()}
@@ -182,7 +182,7 @@ def set_learning_rates(state: TrainingState, tcfg: TrainConfig, number: int) -> 
         return
     factor = 0.5 * (1 + math.cos(math.pi * (number - 1) / tcfg.epochs))
     for player, opt in state.optimizers.items():
-        base = state.model.optimizer_spec(player).lr if tcfg.lr is None else tcfg.lr
+        base = learning_rate(state.model.optimizer_spec(player), tcfg.lr)
         for group in opt.param_groups:
             group["lr"] = base * factor
 

@@ -35,8 +35,13 @@ class Progress:
     partial: dict[str, Any] | None = None
 
 
+def learning_rate(spec: OptimizerSpec, lr: float | None) -> float:
+    """The rate a player trains at: the run's `lr` if given, else its paper's (`spec.lr`)."""
+    return spec.lr if lr is None else lr
+
+
 def make_optimizer(params, spec: OptimizerSpec, lr: float | None) -> torch.optim.Optimizer:
-    lr = spec.lr if lr is None else lr
+    lr = learning_rate(spec, lr)
     if spec.kind == "adam":
         params = list(params)
         # The fused kernel updates all tensors in one pass: ~20% more images/s for vae and cvae
