@@ -9,6 +9,7 @@ import subprocess
 import uuid
 
 import pytest
+import torch
 from PIL import Image
 
 from genmnist.images import INCOMPLETE_NAME
@@ -51,6 +52,9 @@ def test_generate_on_a_disk_that_fills_up(run, small_disk, workers):
             im.load()
     assert not list(out.glob(".*.tmp"))
     assert (out / INCOMPLETE_NAME).is_file()
+    # The abandoned sampling generator must not leave this process in inference mode: a training
+    # run after it (the next test) once failed with "element 0 of tensors does not require grad".
+    assert not torch.is_inference_mode_enabled() and torch.is_grad_enabled()
     assert_clean_error(cli("fid", out), "interrupted or failed")
 
 

@@ -69,17 +69,21 @@ def sample_batches(model: GenerativeModel, n: int, seed: int = 0, digit: int | N
     return _batches(model, n, torch.Generator().manual_seed(seed), digit, batch_size, sampler)
 
 
+@torch.inference_mode()
 def _batches(model, n, g, digit, batch_size, sampler) -> Iterator[torch.Tensor]:
+    # The decorator, not a `with` block: torch then enters inference mode for each step of the
+    # generator only. A `with` around the yield would leave the caller in inference mode while the
+    # generator is suspended, and after it is abandoned (a write that failed) until it is
+    # garbage-collected: a training run in the same process then had no gradients.
     done = 0
-    with torch.inference_mode():
-        while done < n:
-            b = min(batch_size, n - done)
-            y = None
-            if model.conditional:
-                y = (torch.full((b,), digit) if digit is not None
-                     else torch.arange(done, done + b) % 10)
-            yield draw(model, b, y, g, sampler)
-            done += b
+    while done < n:
+        b = min(batch_size, n - done)
+        y = None
+        if model.conditional:
+            y = (torch.full((b,), digit) if digit is not None
+                 else torch.arange(done, done + b) % 10)
+        yield draw(model, b, y, g, sampler)
+        done += b
 
 
 def generate_to_folder(model: GenerativeModel, n: int, folder: Path, seed: int = 0,
