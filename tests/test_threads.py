@@ -84,6 +84,17 @@ def test_rechecks_that_keep_the_choice_become_rarer():
     assert m.sets[-1] == 2  # and it ends on the faster count
 
 
+def test_during_a_probe_the_choice_is_the_last_decision_not_the_count_timed():
+    m = FakeMachine({1: 1000, 2: 1500})
+    p = m.policy(recheck_s=5.0)
+    m.run(p, 1.0)
+    assert p.chosen == p.threads == 2
+    m.run(p, 4.1)  # the recheck at 5 s times the other count first
+    while not p.probing:
+        m.run(p, 0.1)
+    assert p.threads == 1 and p.chosen == 2
+
+
 def test_a_close_call_keeps_the_current_count():
     m = FakeMachine({1: 1000, 2: 1500})
     p = m.policy(recheck_s=5.0)

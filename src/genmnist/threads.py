@@ -73,6 +73,12 @@ class ThreadPolicy:
     def probing(self) -> bool:
         return bool(self._queue)
 
+    @property
+    def chosen(self) -> int:
+        """The count the last probe decided on. During a probe `threads` is the candidate being
+        timed, which is not a choice: records say this one."""
+        return self.events[-1]["threads"] if self.events else self.threads
+
     def resume(self) -> None:
         """Work starts again after a pause: the time since the last batch does not count."""
         self._since, self._images, self._batches = self._clock(), 0, 0

@@ -303,7 +303,7 @@ def fid(
         result["conditional_accuracy"] = result["digit_histogram"][digit]
         result["intended_digit"] = digit
     result["warnings"] = warnings
-    result["threads"] = {"threads": policy.threads, "measured": policy.adaptive,
+    result["threads"] = {"threads": policy.chosen, "measured": policy.adaptive,
                          "changes": policy.take_events()}
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))  # strict JSON: no NaN, no Infinity

@@ -217,10 +217,11 @@ def close_epoch(run: Run, epoch: Epoch, meter: LossMeter, check) -> dict[str, An
 
 
 def threads_record(policy: ThreadPolicy | None) -> dict[str, Any]:
-    """The epoch's thread count at its end, whether it was measured, and the changes made."""
+    """The thread count chosen at the epoch's end (not one a probe is timing), whether it was
+    measured, and the changes made."""
     if policy is None:
         return {}
-    return {"threads": {"threads": policy.threads, "measured": policy.adaptive,
+    return {"threads": {"threads": policy.chosen, "measured": policy.adaptive,
                         "probes": policy.probes, "changes": policy.take_events()}}
 
 
