@@ -56,9 +56,10 @@ RECIPES: dict[str, Recipe] = {
 # Recipes for likelihood (training on dynamically binarised MNIST, where papers report test-set
 # NLL): the budget is 30 minutes of the 2-core CPU, measured in docs/likelihood.md.
 LIKELIHOOD_RECIPES: dict[str, Recipe] = {
-    # 40-epoch cosine runs (NLL, k=100, first 2000 test images): lr 1e-3 94.33, 2e-3 93.19,
-    # 4e-3 92.58, 8e-3 collapsed (test -ELBO 104.7, latent units dead); 3e-3 keeps a margin
-    # below the collapse. 300 epochs fill the 30 minutes once denormals are flushed.
+    # 40-epoch cosine runs (bench/likelihood_lr.py; NLL, k=100, first 2000 test images): lr
+    # 1e-3 94.32, 2e-3 93.19, 3e-3 92.81, 4e-3 92.74 (some KL lost), 8e-3 collapsed (test -ELBO
+    # 104.7, latent units dead): 3e-3 keeps a margin from the collapse. 300 epochs fill the
+    # 30 minutes once denormals are flushed (27.2 min; docs/likelihood.md).
     "vae": Recipe(epochs=300, lr=3e-3, lr_schedule="cosine"),
 }
 
